@@ -1,0 +1,103 @@
+/**
+ * The library face: one options object in, a running server handle out. The defaults suit
+ * tests (free ports, a temp MAIL_DIR removed on close); the CLI passes its own defaults.
+ * Never touches process signals or process.exit.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createLogger, type Logger, type LogLevel } from './log.js';
+import { MailStore } from './mailbox/store.js';
+import { SmtpServer } from './smtp/server.js';
+import { loadTlsContext } from './tls.js';
+
+export interface TestMailServerOptions {
+  /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
+  mailDir?: string;
+  /** Address to listen on; default 127.0.0.1. */
+  host?: string;
+  /** SMTP port; default 0 (a free port). */
+  smtpPort?: number;
+  /** Implicit-TLS SMTP port; default none. */
+  smtpsPort?: number;
+  /** Offer STARTTLS; default false (clients such as nodemailer would upgrade and then reject a self-signed certificate). */
+  tls?: boolean;
+  /** PEM certificate and key; without them a self-signed certificate for localhost is generated. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Largest message accepted, in bytes; default 50 MiB. */
+  maxMessageSize?: number;
+  /** Recipients per message; default 1000. */
+  maxRecipients?: number;
+  /** Idle connections are closed after this long; default 5 minutes. */
+  idleTimeoutMs?: number;
+  /** Default 'warning', so test output stays quiet. */
+  logLevel?: LogLevel;
+  /** Where log lines go; default standard error. */
+  logWriter?: (line: string) => void;
+}
+
+export interface TestMailServer {
+  readonly host: string;
+  readonly smtpPort: number;
+  readonly smtpsPort: number | undefined;
+  /** `smtp://127.0.0.1:PORT` */
+  readonly smtpUrl: string;
+  /** Absolute path of the mail directory. */
+  readonly mailDir: string;
+  /** The MH store, for readers that want its events and messages. */
+  readonly store: MailStore;
+  /** Stops accepting, lets messages in flight finish (up to 5 s), and removes a temp mailDir. */
+  close(): Promise<void>;
+}
+
+export const defaultMaxMessageSize = 50 * 1024 * 1024;
+
+export async function startTestMailServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
+  const log: Logger = createLogger(options.logLevel ?? 'warning', options.logWriter);
+  const host = options.host ?? '127.0.0.1';
+  const ownsMailDir = options.mailDir === undefined;
+  const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
+  const store = await MailStore.open(mailDir, log);
+  const wantsTls = options.tls === true || options.smtpsPort !== undefined || options.tlsCert !== undefined;
+  const secureContext = wantsTls ? await loadTlsContext({ certFile: options.tlsCert, keyFile: options.tlsKey }) : undefined;
+  const smtp = new SmtpServer({
+    store,
+    log,
+    host,
+    port: options.smtpPort ?? 0,
+    smtpsPort: options.smtpsPort,
+    tls: secureContext,
+    offerStartTls: options.tls === true || options.tlsCert !== undefined,
+    serverName: os.hostname() || 'localhost',
+    maxMessageSize: options.maxMessageSize ?? defaultMaxMessageSize,
+    maxRecipients: options.maxRecipients ?? 1000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+  });
+  try {
+    await smtp.start();
+  } catch (error) {
+    await smtp.close(0);
+    if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
+    throw error;
+  }
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    host,
+    smtpPort: smtp.port,
+    smtpsPort: smtp.smtpsPort,
+    smtpUrl: `smtp://${urlHost}:${smtp.port}`,
+    mailDir: store.mailDir,
+    store,
+    async close() {
+      await smtp.close();
+      log.info('Stopped');
+      if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export { PortInUseError } from './listen.js';
+export type { LogLevel } from './log.js';
+export type { StoredMessage, Envelope } from './mailbox/store.js';
+export { MailStore } from './mailbox/store.js';

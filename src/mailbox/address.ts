@@ -1,0 +1,90 @@
+/**
+ * Envelope address -> mailbox identity, with the rules that keep every folder inside MAIL_DIR.
+ * A mailbox is `local@domain` with the domain lowercased and the local part kept as given
+ * (RFC 5321 §2.4: only the domain is case-insensitive).
+ */
+
+export interface MailboxName {
+  /** `local@domain`, the key every reader uses. */
+  readonly address: string;
+  readonly local: string;
+  readonly domain: string;
+}
+
+export type AddressCheck = { ok: true; mailbox: MailboxName } | { ok: false; reason: string };
+
+/** Folder names are file names: 255 bytes is the limit of every common Linux file system. */
+const maxComponentBytes = 255;
+const forbidden = /[\u0000-\u001f\u007f/\\]/;
+
+/**
+ * Validates an address as it appears between `<` and `>` (source routes already removed,
+ * quoted local parts already unquoted).
+ */
+export function toMailbox(address: string): AddressCheck {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return { ok: false, reason: 'address has no domain' };
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1).toLowerCase();
+  if (local === '') return { ok: false, reason: 'empty local part' };
+  if (domain === '') return { ok: false, reason: 'empty domain' };
+  const localProblem = componentProblem(local, 'local part');
+  if (localProblem) return { ok: false, reason: localProblem };
+  const domainProblem = componentProblem(domain, 'domain');
+  if (domainProblem) return { ok: false, reason: domainProblem };
+  // A domain never starts with a dot; refusing it also keeps the store's own dot-folders private.
+  if (domain.startsWith('.')) return { ok: false, reason: 'domain starts with a dot' };
+  return { ok: true, mailbox: { address: `${local}@${domain}`, local, domain } };
+}
+
+function componentProblem(value: string, what: string): string | undefined {
+  if (value === '.' || value === '..') return `${what} "${value}" is not a folder name`;
+  if (forbidden.test(value)) return `${what} contains "/", "\\" or a control character`;
+  if (Buffer.byteLength(value) > maxComponentBytes) return `${what} longer than ${maxComponentBytes} bytes`;
+  return undefined;
+}
+
+/**
+ * Parses `<path>` from MAIL FROM / RCPT TO arguments: strips an RFC 5321 source route
+ * (`@a,@b:user@host`) and unquotes a quoted local part. Returns the address and the text after `>`.
+ */
+export function parsePath(argument: string): { address: string; rest: string } | undefined {
+  const trimmed = argument.trimStart();
+  if (!trimmed.startsWith('<')) {
+    // Lenient: some clients omit the brackets; the address then ends at the first space.
+    const space = trimmed.indexOf(' ');
+    const bare = space < 0 ? trimmed : trimmed.slice(0, space);
+    if (bare === '') return undefined;
+    return { address: bare, rest: space < 0 ? '' : trimmed.slice(space + 1) };
+  }
+  const close = closingBracket(trimmed);
+  if (close < 0) return undefined;
+  let address = trimmed.slice(1, close);
+  if (address.startsWith('@')) {
+    const colon = address.indexOf(':');
+    if (colon < 0) return undefined;
+    address = address.slice(colon + 1);
+  }
+  return { address: unquoteLocalPart(address), rest: trimmed.slice(close + 1) };
+}
+
+/** Index of the `>` that closes the path, skipping any inside a quoted local part. */
+function closingBracket(text: string): number {
+  let quoted = false;
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === '>' && !quoted) return i;
+  }
+  return -1;
+}
+
+function unquoteLocalPart(address: string): string {
+  if (!address.startsWith('"')) return address;
+  const at = address.lastIndexOf('@');
+  const quoted = at < 0 ? address : address.slice(0, at);
+  if (quoted.length < 2 || !quoted.endsWith('"')) return address;
+  const local = quoted.slice(1, -1).replace(/\\(.)/g, '$1');
+  return at < 0 ? local : `${local}${address.slice(at)}`;
+}

@@ -1,0 +1,62 @@
+/**
+ * The `.mh_sequences` file: one `name: ranges` line per sequence, as nmh and Python's
+ * `mailbox.MH` read and write it (`unseen: 1-3 7 9-12`). Continuation lines (leading
+ * white space, which nmh may write for long sequences) are joined to the line before.
+ * Sequences stay as ranges so that adding to `unseen: 1-100000` costs no more than to `unseen: 1`.
+ */
+
+/** Inclusive [first, last], sorted, merged, non-overlapping. */
+export type Ranges = Array<[number, number]>;
+export type Sequences = Map<string, Ranges>;
+
+export function parseSequences(text: string): Sequences {
+  const sequences: Sequences = new Map();
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (/^[ \t]/.test(line) && lines.length > 0) lines[lines.length - 1] += ` ${line.trim()}`;
+    else if (line.trim() !== '') lines.push(line);
+  }
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    let ranges: Ranges = [];
+    for (const spec of line.slice(colon + 1).trim().split(/\s+/)) {
+      const range = /^(\d+)(?:-(\d+))?$/.exec(spec);
+      if (!range) continue;
+      const first = Number(range[1]);
+      ranges = addRange(ranges, first, range[2] === undefined ? first : Number(range[2]));
+    }
+    sequences.set(line.slice(0, colon).trim(), ranges);
+  }
+  return sequences;
+}
+
+export function formatSequences(sequences: Sequences): string {
+  let text = '';
+  for (const [name, ranges] of sequences) {
+    if (ranges.length === 0) continue;
+    text += `${name}: ${ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(' ')}\n`;
+  }
+  return text;
+}
+
+/** Adds first..last to ranges, keeping them sorted and merged. Appending past the end is O(1). */
+export function addRange(ranges: Ranges, first: number, last: number): Ranges {
+  const tail = ranges[ranges.length - 1];
+  if (!tail || first > tail[1] + 1) {
+    ranges.push([first, last]);
+    return ranges;
+  }
+  if (first >= tail[0]) {
+    tail[1] = Math.max(tail[1], last);
+    return ranges;
+  }
+  const merged: Ranges = [];
+  for (const range of [...ranges, [first, last] as [number, number]].sort((a, b) => a[0] - b[0])) {
+    const previous = merged[merged.length - 1];
+    if (previous && range[0] <= previous[1] + 1) previous[1] = Math.max(previous[1], range[1]);
+    else merged.push([range[0], range[1]]);
+  }
+  return merged;
+}
+

@@ -1,0 +1,277 @@
+/**
+ * The MH store: the only code that knows MAIL_DIR's layout. Listeners hand it an envelope and
+ * the message bytes; it writes one file per recipient, atomically, and emits an event per
+ * stored message for the readers (IMAP, POP3, web, test waiters).
+ *
+ * Layout: MAIL_DIR/<domain>/<local-part>/<N>, plus MAIL_DIR/.tmp/ for files being written
+ * (same file system, so a finished file is linked into its folder, never copied).
+ */
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../log.js';
+import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
+import { isCode, MhFolder } from './mh-folder.js';
+import { traceHeader, type Trace } from './trace.js';
+
+export interface Envelope {
+  /** Reverse path without brackets; '' for the null sender `<>`. */
+  readonly from: string;
+  readonly to: readonly MailboxName[];
+}
+
+export interface StoredMessage {
+  /** `local@domain` of the mailbox it was delivered to. */
+  readonly mailbox: string;
+  /** MH message number, unique for the folder's whole life. */
+  readonly number: number;
+  readonly envelope: { readonly from: string; readonly to: readonly string[] };
+  /** Bytes in the stored file, trace lines included. */
+  readonly size: number;
+  readonly receivedAt: Date;
+}
+
+export interface StoreEvents {
+  delivered: [StoredMessage];
+  expunged: [{ readonly mailbox: string; readonly numbers: readonly number[] }];
+}
+
+/** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
+const spillThreshold = 1024 * 1024;
+const tempDirName = '.tmp';
+
+export class MailStore extends EventEmitter<StoreEvents> {
+  private readonly tempDir: string;
+  private tempCounter = 0;
+
+  private constructor(
+    readonly mailDir: string,
+    /** MAIL_DIR as the user wrote it, for log lines they can paste into `cat`. */
+    private readonly displayDir: string,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.tempDir = path.join(mailDir, tempDirName);
+  }
+
+  /** Creates MAIL_DIR if needed and clears temp files left by crashed processes. */
+  static async open(mailDir: string, log: Logger): Promise<MailStore> {
+    const absolute = path.resolve(mailDir);
+    if (!fs.existsSync(absolute)) {
+      await fs.promises.mkdir(absolute, { recursive: true, mode: 0o750 });
+      log.info(`Created mail directory ${mailDir}`);
+    }
+    const store = new MailStore(absolute, mailDir, log);
+    await fs.promises.mkdir(store.tempDir, { recursive: true, mode: 0o750 });
+    await store.removeStaleTempFiles();
+    return store;
+  }
+
+  /** The mailbox an envelope recipient maps to, or why it is refused. */
+  check(address: string): AddressCheck {
+    const result = toMailbox(address);
+    if (!result.ok) return result;
+    const folder = this.folderPath(result.mailbox);
+    // Belt and braces: the syntax rules already forbid it, but no name may resolve outside MAIL_DIR.
+    if (!folder.startsWith(this.mailDir + path.sep)) return { ok: false, reason: 'address resolves outside the mail directory' };
+    return result;
+  }
+
+  /** Starts receiving a message body; write it chunk by chunk, then `deliver` or `discard`. */
+  receive(): IncomingMessage {
+    return new IncomingMessage(() => this.tempPath());
+  }
+
+  /** Stores one copy per recipient; resolves once every file is on disk. */
+  async deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
+    const temps: string[] = [];
+    try {
+      const body = await incoming.finish();
+      // Every copy is written before any is linked: a failure (disk full) then stores nothing.
+      const copies = [];
+      for (const recipient of envelope.to) {
+        const header = traceHeader(trace, envelope.from, recipient.address);
+        const temp = this.tempPath();
+        temps.push(temp);
+        await writeCopy(temp, header, body);
+        copies.push({ recipient, temp, size: header.length + body.size });
+      }
+      const to = envelope.to.map((r) => r.address);
+      const stored: StoredMessage[] = [];
+      for (const { recipient, temp, size } of copies) {
+        const [number] = await this.folder(recipient).addMessages([temp]);
+        stored.push({ mailbox: recipient.address, number: number!, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt });
+        this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(number))}`);
+      }
+      for (const message of stored) this.emit('delivered', message);
+      return stored;
+    } finally {
+      incoming.discard();
+      for (const temp of temps) fs.rmSync(temp, { force: true });
+    }
+  }
+
+  /** Every mailbox that has a folder, as `local@domain`, sorted. */
+  async mailboxes(): Promise<string[]> {
+    const found: string[] = [];
+    for (const domain of await readdirOrEmpty(this.mailDir)) {
+      if (domain.startsWith('.')) continue;
+      for (const local of await readdirOrEmpty(path.join(this.mailDir, domain))) {
+        const check = toMailbox(`${local}@${domain}`);
+        if (check.ok && check.mailbox.domain === domain) found.push(check.mailbox.address);
+      }
+    }
+    return found.sort();
+  }
+
+  /** Message numbers in a mailbox, ascending ([] for an unknown or refused address). */
+  list(mailbox: string): number[] {
+    return this.existingFolder(mailbox)?.folder.list() ?? [];
+  }
+
+  /** The stored file's bytes, trace lines included; undefined if it is gone. */
+  async read(mailbox: string, number: number): Promise<Buffer | undefined> {
+    const found = this.existingFolder(mailbox);
+    if (!found) return undefined;
+    try {
+      return await fs.promises.readFile(found.folder.messagePath(number));
+    } catch (error) {
+      if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
+      throw error;
+    }
+  }
+
+  async remove(mailbox: string, numbers: readonly number[]): Promise<void> {
+    const found = this.existingFolder(mailbox);
+    if (!found || numbers.length === 0) return;
+    await found.folder.removeMessages(numbers);
+    this.emit('expunged', { mailbox: found.address, numbers });
+  }
+
+  /** Deletes every message of every mailbox (folders and their numbering stay). */
+  async removeAll(): Promise<void> {
+    for (const mailbox of await this.mailboxes()) await this.remove(mailbox, this.list(mailbox));
+  }
+
+  /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
+  private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
+    const check = this.check(mailbox);
+    return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox)), address: check.mailbox.address } : undefined;
+  }
+
+  /** Made on every delivery rather than cached: a user may `rm -rf` a folder while we run. */
+  private folder(mailbox: MailboxName): MhFolder {
+    const dir = this.folderPath(mailbox);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    return new MhFolder(dir);
+  }
+
+  private folderPath(mailbox: MailboxName): string {
+    return path.join(this.mailDir, mailbox.domain, mailbox.local);
+  }
+
+  private tempPath(): string {
+    return path.join(this.tempDir, `${process.pid}-${++this.tempCounter}`);
+  }
+
+  /** Temp files are named `<pid>-<n>`: those of processes no longer running are leftovers. */
+  private async removeStaleTempFiles(): Promise<void> {
+    for (const name of await fs.promises.readdir(this.tempDir)) {
+      const pid = Number.parseInt(name, 10);
+      if (pid === process.pid || !processRunning(pid)) {
+        await fs.promises.rm(path.join(this.tempDir, name), { force: true });
+        this.log.debug(`Removed stale temp file ${name}`);
+      }
+    }
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fs.promises.readdir(dir);
+  } catch (error) {
+    if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return [];
+    throw error;
+  }
+}
+
+function processRunning(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isCode(error, 'EPERM');
+  }
+}
+
+type Body = { size: number } & ({ inMemory: Buffer } | { file: string });
+
+async function writeCopy(temp: string, header: Buffer, body: Body): Promise<void> {
+  if ('inMemory' in body) {
+    const fd = fs.openSync(temp, 'wx', 0o640);
+    try {
+      fs.writevSync(fd, [header, body.inMemory]);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return;
+  }
+  await fs.promises.writeFile(temp, header, { flag: 'wx', mode: 0o640 });
+  await pipeline(fs.createReadStream(body.file), fs.createWriteStream(temp, { flags: 'a' }));
+}
+
+/**
+ * A message body on its way in: kept in memory while small, streamed to a temp file once large,
+ * so memory does not grow with message size. `write` returns false when the caller should wait
+ * for `drain` (the file is behind).
+ */
+export class IncomingMessage extends EventEmitter<{ drain: []; error: [Error] }> {
+  size = 0;
+  private chunks: Buffer[] = [];
+  private spill: { file: string; stream: fs.WriteStream } | undefined;
+
+  constructor(private readonly newTempPath: () => string) {
+    super();
+  }
+
+  write(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.spill) return this.spill.stream.write(chunk);
+    this.chunks.push(chunk);
+    if (this.size <= spillThreshold) return true;
+    const file = this.newTempPath();
+    const stream = fs.createWriteStream(file, { flags: 'wx', mode: 0o640 });
+    stream.on('drain', () => this.emit('drain'));
+    stream.on('error', (error) => this.emit('error', error));
+    this.spill = { file, stream };
+    const pending = this.chunks;
+    this.chunks = [];
+    let ready = true;
+    for (const buffered of pending) ready = stream.write(buffered);
+    return ready;
+  }
+
+  /** Waits until every byte is written; the body as the store copies it. */
+  async finish(): Promise<Body> {
+    if (!this.spill) return { size: this.size, inMemory: Buffer.concat(this.chunks, this.size) };
+    const { stream, file } = this.spill;
+    await new Promise<void>((resolve, reject) => {
+      stream.once('error', reject);
+      stream.end(resolve);
+    });
+    return { size: this.size, file };
+  }
+
+  /** Drops the body: nothing of it stays on disk. */
+  discard(): void {
+    this.chunks = [];
+    if (!this.spill) return;
+    const { stream, file } = this.spill;
+    this.spill = undefined;
+    const remove = () => fs.rm(file, { force: true }, () => {});
+    if (stream.closed) remove();
+    else stream.once('close', remove).destroy();
+  }
+}

@@ -1,0 +1,140 @@
+/** Shared by the tests: real servers on free ports with their own temp MAIL_DIRs, and real clients. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestMailServer, type TestMailServer, type TestMailServerOptions } from '../src/index.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const cliPath = path.join(repoRoot, 'src', 'cli.ts');
+
+export async function tempDir(prefix = 'tms-test-'): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** A library server on a free port, with its own MAIL_DIR (kept, so tests can read files). */
+export async function startServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
+  return startTestMailServer({ mailDir: await tempDir(), ...options });
+}
+
+/**
+ * A raw SMTP conversation: `send` writes a line (or raw bytes) and `reply` waits for the next
+ * complete reply (multi-line replies joined with \n).
+ */
+export class RawSmtp {
+  private buffer = '';
+  private lines: string[] = [];
+  private waiting: Array<(reply: string) => void> = [];
+  private replies: string[] = [];
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      this.buffer += text;
+      let end;
+      while ((end = this.buffer.indexOf('\n')) >= 0) {
+        const line = this.buffer.slice(0, end).replace(/\r$/, '');
+        this.buffer = this.buffer.slice(end + 1);
+        this.lines.push(line);
+        if (/^\d{3}-/.test(line)) continue;
+        const reply = this.lines.join('\n');
+        this.lines = [];
+        const waiter = this.waiting.shift();
+        if (waiter) waiter(reply);
+        else this.replies.push(reply);
+      }
+    });
+    this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<RawSmtp> {
+    const socket = net.connect(port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawSmtp(socket);
+  }
+
+  reply(): Promise<string> {
+    const ready = this.replies.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? `${data}\r\n` : data);
+  }
+
+  /** Sends a command and returns its reply. */
+  async command(line: string): Promise<string> {
+    this.send(line);
+    return this.reply();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Runs python3 with a script; resolves with stdout, rejects with stderr on a non-zero exit. */
+export function python(script: string, args: string[] = []): Promise<string> {
+  return run('python3', ['-c', script, ...args]);
+}
+
+export function run(command: string, args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}: ${stderr || stdout}`))));
+    child.stdin.end(options.input);
+  });
+}
+
+/** The CLI as a child process (through tsx, no build needed), with its log lines collected. */
+export class CliProcess {
+  stderr = '';
+  stdout = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  static start(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+    return new CliProcess(spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { env: { ...process.env, ...env }, cwd: repoRoot }));
+  }
+
+  /** Waits until the log shows `pattern` (or the process exits). */
+  async waitForLog(pattern: RegExp): Promise<RegExpExecArray> {
+    for (;;) {
+      const match = pattern.exec(this.stderr);
+      if (match) return match;
+      const more = await Promise.race([
+        new Promise<'data'>((resolve) => this.child.stderr!.once('data', () => resolve('data'))),
+        this.exited.then(() => 'exit' as const),
+      ]);
+      if (more === 'exit') {
+        const last = pattern.exec(this.stderr);
+        if (last) return last;
+        throw new Error(`process exited before logging ${pattern}; stderr:\n${this.stderr}`);
+      }
+    }
+  }
+
+  /** Starts the CLI on a free port and resolves with that port once it listens. */
+  static async listening(mailDir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; port: number }> {
+    const cli = CliProcess.start([mailDir, '--smtp-port', '0', ...args], env);
+    const match = await cli.waitForLog(/SMTP listening on [^\s]+:(\d+)/);
+    return { cli, port: Number(match[1]) };
+  }
+}

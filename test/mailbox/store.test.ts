@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from '../../src/log.js';
+import type { MailboxName } from '../../src/mailbox/address.js';
+import { MailStore, type StoredMessage } from '../../src/mailbox/store.js';
+import { addRange, formatSequences, parseSequences } from '../../src/mailbox/sequences.js';
+import type { Trace } from '../../src/mailbox/trace.js';
+import { python, tempDir } from '../helpers.js';
+
+const quiet = createLogger('error');
+const trace: Trace = { heloName: 'c.test', clientAddress: '127.0.0.1', serverName: 'here', protocol: 'ESMTP', id: 'ID1', receivedAt: new Date(0) };
+
+function recipient(store: MailStore, address: string): MailboxName {
+  const check = store.check(address);
+  assert.ok(check.ok, address);
+  return check.mailbox;
+}
+
+async function deliver(store: MailStore, to: string[], body = 'Subject: s\r\n\r\nbody\r\n'): Promise<StoredMessage[]> {
+  const incoming = store.receive();
+  incoming.write(Buffer.from(body));
+  return store.deliver(incoming, { from: 'a@b.test', to: to.map((address) => recipient(store, address)) }, trace);
+}
+
+test('sequences: ranges parse, merge and print as nmh and mailbox.MH write them', () => {
+  const parsed = parseSequences('unseen: 1-3 5 7-8\ncur: 4\nflagged: 9\n  10-11\n');
+  assert.deepEqual(parsed.get('unseen'), [[1, 3], [5, 5], [7, 8]]);
+  assert.deepEqual(parsed.get('flagged'), [[9, 11]]);
+  parsed.set('unseen', addRange(parsed.get('unseen')!, 4, 4));
+  assert.deepEqual(parsed.get('unseen'), [[1, 5], [7, 8]]);
+  assert.deepEqual(addRange([[1, 2]], 3, 3), [[1, 3]]);
+  assert.deepEqual(addRange([[5, 6]], 1, 1), [[1, 1], [5, 6]]);
+  assert.equal(formatSequences(parsed), 'unseen: 1-5 7-8\ncur: 4\nflagged: 9-11\n');
+});
+
+test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and sequences', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  const delivered: StoredMessage[] = [];
+  store.on('delivered', (message) => delivered.push(message));
+  await deliver(store, ['bob@Doh.Hi.Gov']);
+  await deliver(store, ['bob@doh.hi.gov', 'ann@doh.hi.gov']);
+  await deliver(store, ['bob@doh.hi.gov']);
+  assert.deepEqual(delivered.map((m) => `${m.mailbox}/${m.number}`), ['bob@doh.hi.gov/1', 'bob@doh.hi.gov/2', 'ann@doh.hi.gov/1', 'bob@doh.hi.gov/3']);
+  assert.deepEqual(delivered[1]!.envelope, { from: 'a@b.test', to: ['bob@doh.hi.gov', 'ann@doh.hi.gov'] });
+  assert.deepEqual(await store.mailboxes(), ['ann@doh.hi.gov', 'bob@doh.hi.gov']);
+  const folder = path.join(store.mailDir, 'doh.hi.gov', 'bob');
+  const out = await python(
+    'import mailbox,sys; m=mailbox.MH(sys.argv[1], create=False); print(sorted(m.keys()), m.get_sequences(), m[2]["Subject"], m[2]["Delivered-To"])',
+    [folder],
+  );
+  assert.equal(out.trim(), "[1, 2, 3] {'unseen': [1, 2, 3]} s bob@doh.hi.gov");
+});
+
+test('numbers are never reused: deleting the highest message does not free its number', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  for (let i = 0; i < 3; i++) await deliver(store, ['bob@x.test']);
+  await store.remove('bob@x.test', [2, 3]);
+  assert.deepEqual(store.list('bob@x.test'), [1]);
+  const [next] = await deliver(store, ['bob@x.test']);
+  assert.equal(next!.number, 4);
+  const sequences = await readFile(path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences'), 'utf8');
+  assert.equal(sequences, 'unseen: 1 4\n');
+  await store.removeAll();
+  assert.deepEqual(store.list('bob@x.test'), []);
+  assert.equal((await deliver(store, ['bob@x.test']))[0]!.number, 5);
+});
+
+test('a folder written by another tool (no high-water mark) continues after its highest message', async () => {
+  const mailDir = await tempDir();
+  const folder = path.join(mailDir, 'example.com', 'ben');
+  await mkdir(folder, { recursive: true });
+  for (const n of [1, 2, 7]) await writeFile(path.join(folder, String(n)), 'Subject: old\n\nold\n');
+  const store = await MailStore.open(mailDir, quiet);
+  assert.equal((await deliver(store, ['ben@example.com']))[0]!.number, 8);
+});
+
+test('a message added meanwhile by mailbox.MH.add is skipped over, not overwritten', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  const folder = path.join(store.mailDir, 'x.test', 'bob');
+  await python('import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.add("Subject: from python\\n\\nhi\\n"); m.add("Subject: again\\n\\nhi\\n")', [folder]);
+  const [stored] = await deliver(store, ['bob@x.test']);
+  assert.equal(stored!.number, 4);
+  assert.match(await readFile(path.join(folder, '2'), 'utf8'), /from python/);
+});
+
+test('delivery waits while mailbox.MH.lock() holds the folder, then goes on', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  const folder = path.join(store.mailDir, 'x.test', 'bob');
+  // Python takes the lock, tells us, waits for a line on stdin, then unlocks.
+  const { spawn } = await import('node:child_process');
+  const child = spawn('python3', ['-c', 'import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.lock(); print("locked", flush=True); sys.stdin.readline(); m.unlock()', folder]);
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  assert.ok(existsSync(path.join(folder, '.mh_sequences.lock')));
+  let done = false;
+  const pending = deliver(store, ['bob@x.test']).then((stored) => ((done = true), stored));
+  // Let the store try and find the lock taken.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(done, false, 'delivery must wait for the lock');
+  child.stdin.end('\n');
+  const [stored] = await pending;
+  assert.equal(stored!.number, 2);
+});
+
+test('a stale lock left by a crashed process is broken', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  const lock = path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences.lock');
+  await writeFile(lock, '');
+  const old = new Date(Date.now() - 60_000);
+  await utimes(lock, old, old);
+  assert.equal((await deliver(store, ['bob@x.test']))[0]!.number, 2);
+  assert.equal(existsSync(lock), false);
+});
+
+test('temp files of crashed processes are removed at start; those of running ones are kept', async () => {
+  const mailDir = await tempDir();
+  const tmp = path.join(mailDir, '.tmp');
+  await mkdir(tmp, { recursive: true });
+  // PID 2147483646 is not running; our parent (the test runner) is.
+  await writeFile(path.join(tmp, '2147483646-1'), 'half a message');
+  await writeFile(path.join(tmp, `${process.ppid}-1`), 'in flight elsewhere');
+  await MailStore.open(mailDir, quiet);
+  assert.deepEqual(await readdir(tmp), [`${process.ppid}-1`]);
+});
+
+test('large bodies stream through a temp file and arrive intact for every recipient', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  const incoming = store.receive();
+  const chunk = Buffer.alloc(256 * 1024, 0x41);
+  for (let i = 0; i < 12; i++) incoming.write(chunk);
+  const stored = await store.deliver(incoming, { from: 'a@b.test', to: [recipient(store, 'one@big.test'), recipient(store, 'two@big.test')] }, trace);
+  for (const message of stored) {
+    const bytes = (await store.read(message.mailbox, message.number))!;
+    assert.equal(bytes.length, message.size);
+    assert.ok(bytes.subarray(bytes.length - 12 * chunk.length).equals(Buffer.concat(Array(12).fill(chunk))));
+  }
+  assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
+});
+
+test('addresses: domain lowercased, local part kept; unsafe names refused with a reason', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  assert.deepEqual(store.check('Bob.Smith@Example.COM'), { ok: true, mailbox: { address: 'Bob.Smith@example.com', local: 'Bob.Smith', domain: 'example.com' } });
+  for (const [address, reason] of [
+    ['@x.test', /empty local part/],
+    ['a@', /empty domain/],
+    ['..@x.test', /not a folder name/],
+    ['a@..', /not a folder name/],
+    ['a/b@x.test', /contains/],
+    ['a@x\\y', /contains/],
+    ['a\u0000@x.test', /contains/],
+    [`${'a'.repeat(256)}@x.test`, /longer than 255 bytes/],
+    ['a@.tmp', /starts with a dot/],
+  ] as const) {
+    const check = store.check(address);
+    assert.ok(!check.ok && reason.test(check.reason), `${address}: ${JSON.stringify(check)}`);
+  }
+});

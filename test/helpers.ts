@@ -9,6 +9,17 @@ import { startTestMailServer, type TestMailServer, type TestMailServerOptions } 
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliPath = path.join(repoRoot, 'src', 'cli.ts');
+/** tsx's loader by absolute URL, so child processes can run TypeScript from any working directory. */
+export const tsxLoader = import.meta.resolve('tsx');
+
+/** A port that was free a moment ago (for servers that must be started on a known port). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 export async function tempDir(prefix = 'tms-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -110,8 +121,8 @@ export class CliProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  static start(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-    return new CliProcess(spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { env: { ...process.env, ...env }, cwd: repoRoot }));
+  static start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): CliProcess {
+    return new CliProcess(spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { env: { ...process.env, ...env }, cwd }));
   }
 
   /** Waits until the log shows `pattern` (or the process exits). */
@@ -127,6 +138,20 @@ export class CliProcess {
         const last = pattern.exec(this.stderr);
         if (last) return last;
         throw new Error(`process exited before logging ${pattern}; stderr:\n${this.stderr}`);
+      }
+    }
+  }
+
+  /** Waits until the server at `port` greets (for servers started with LOG_LEVEL=ERROR, which log nothing). */
+  static async greeting(port: number): Promise<void> {
+    for (;;) {
+      try {
+        const smtp = await RawSmtp.connect(port);
+        await smtp.reply();
+        smtp.close();
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
   }

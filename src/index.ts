@@ -6,6 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Chaos } from './chaos/chaos.js';
+import type { ChaosRule } from './chaos/rule.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
@@ -35,6 +37,8 @@ export interface TestMailServerOptions {
   logLevel?: LogLevel;
   /** Where log lines go; default standard error. */
   logWriter?: (line: string) => void;
+  /** Fault-injection rules in effect from the start (objects or their text form); more via `chaos.add`. */
+  chaos?: ReadonlyArray<ChaosRule | string>;
 }
 
 export interface TestMailServer {
@@ -47,6 +51,8 @@ export interface TestMailServer {
   readonly mailDir: string;
   /** The MH store, for readers that want its events and messages. */
   readonly store: MailStore;
+  /** Fault injection: `add(rule)` returns an id; `remove(id)`, `list()`, `clear()`. */
+  readonly chaos: Chaos;
   /** Stops accepting, lets messages in flight finish (up to 5 s), and removes a temp mailDir. */
   close(): Promise<void>;
 }
@@ -55,6 +61,9 @@ export const defaultMaxMessageSize = 50 * 1024 * 1024;
 
 export async function startTestMailServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
   const log: Logger = createLogger(options.logLevel ?? 'warning', options.logWriter);
+  // Before anything starts: a bad rule throws ChaosRuleError and leaves nothing behind.
+  const chaos = new Chaos({ log });
+  for (const rule of options.chaos ?? []) chaos.add(rule);
   const host = options.host ?? '127.0.0.1';
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
@@ -73,6 +82,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     maxMessageSize: options.maxMessageSize ?? defaultMaxMessageSize,
     maxRecipients: options.maxRecipients ?? 1000,
     idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+    gate: chaos.gate,
   });
   try {
     await smtp.start();
@@ -89,6 +99,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     smtpUrl: `smtp://${urlHost}:${smtp.port}`,
     mailDir: store.mailDir,
     store,
+    chaos,
     async close() {
       await smtp.close();
       log.info('Stopped');
@@ -101,3 +112,4 @@ export { PortInUseError } from './listen.js';
 export type { LogLevel } from './log.js';
 export type { StoredMessage, Envelope } from './mailbox/store.js';
 export { MailStore } from './mailbox/store.js';
+export * from './chaos/index.js';

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from './chaos/cli.js';
 import { defaultMaxMessageSize, PortInUseError, startTestMailServer, type TestMailServerOptions } from './index.js';
 import { createLogger, parseLogLevel, type LogLevel } from './log.js';
 
@@ -15,6 +16,7 @@ interface OptionSpec {
   readonly value?: string;
   readonly help: string;
   readonly boolean?: boolean;
+  readonly multiple?: boolean;
 }
 
 /** Each option, its environment variable and its help line: the one source for parsing and --help. */
@@ -29,6 +31,7 @@ const optionSpecs = {
   'imap-port': { env: 'TMS_IMAP_PORT', value: 'PORT', help: 'IMAP port (default 8143; reserved: the IMAP server is not built yet)' },
   'pop3-port': { env: 'TMS_POP3_PORT', value: 'PORT', help: 'POP3 port (default 8110; reserved: the POP3 server is not built yet)' },
   'http-port': { env: 'TMS_HTTP_PORT', value: 'PORT', help: 'web UI and API port (default 8080; reserved: not built yet)' },
+  chaos: { env: 'TMS_CHAOS', value: 'RULE', multiple: true, help: chaosOptionHelp },
   help: { env: '', boolean: true, help: 'show this help' },
   version: { env: '', boolean: true, help: 'show the version' },
 } as const satisfies Record<string, OptionSpec>;
@@ -48,6 +51,7 @@ function helpText(): string {
     return `  ${flag.padEnd(26)}${spec.help}${spec.env ? ` [${spec.env}]` : ''}`;
   });
   return `Usage: ${program} [MAIL_DIR] [options]
+       ${program} sendmail [-t] [-i] [-f SENDER] [RECIPIENT...]   (see ${program} sendmail --help)
 
 A mail server for testing: accepts SMTP from any client and delivers a copy of every
 message to each recipient's MH mailbox, MAIL_DIR/<domain>/<local-part>/<N>.
@@ -56,6 +60,8 @@ MAIL_DIR defaults to ./mail [MAIL_DIR]; it is created if missing.
 
 Options (each also settable by the environment variable in brackets):
 ${lines.join('\n')}
+
+${chaosHelp}
 
 Environment:
   LOG_LEVEL                 DEBUG, INFO (default), WARNING or ERROR
@@ -93,7 +99,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(
-        Object.entries(optionSpecs).map(([name, spec]: [string, OptionSpec]) => [name, { type: spec.boolean ? 'boolean' : 'string' }]),
+        Object.entries(optionSpecs).map(([name, spec]: [string, OptionSpec]) => [name, { type: spec.boolean ? 'boolean' : 'string', ...(spec.multiple ? { multiple: true } : {}) }]),
       ) as Record<OptionName, { type: 'boolean' | 'string' }>,
     });
   } catch (error) {
@@ -125,6 +131,12 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   const tlsCert = given('tls-cert');
   const tlsKey = given('tls-key');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  let chaos;
+  try {
+    chaos = chaosRulesFromOptions(parsed.values.chaos, env.TMS_CHAOS);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   return {
     kind: 'run',
     options: {
@@ -136,6 +148,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       tls: optional('tls', flag) ?? false,
       tlsCert,
       tlsKey,
+      chaos,
     },
   };
 }
@@ -183,4 +196,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+if (process.argv[2] === 'sendmail') {
+  const { runSendmail } = await import('./sendmail/main.js');
+  process.exit(await runSendmail(process.argv.slice(3), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }));
+}
 await main();

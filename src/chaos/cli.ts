@@ -7,16 +7,16 @@ export const chaosOptionHelp = 'inject a fault (repeatable; see "Fault injection
 /** The help section describing the rule text. */
 export const chaosHelp = `Fault injection (--chaos RULE, repeatable; TMS_CHAOS holds one rule per line):
   ${chaosGrammar}
-    PHASE        connect (before the greeting), helo, mail, rcpt, or data (after the final ".")
-    from=, to=   only when the sender / a recipient matches: a glob (* any run, ? one
-                 character, any case) or /regexp/flags; from= at mail, rcpt, data; to= at rcpt, data
-    delay=MS     wait before answering (also 3s)
-    disconnect   drop the connection without a reply
-    times=N      fire N times, then stop (default: every time)
-    probability=P  fire with chance P from 0 to 1 (default 1)
-    reply=CODE TEXT  answer with this instead (the command is not carried out); takes the
-                 rest of the line, so it comes last
-  The first matching rule wins. Examples:
+    PHASE            connect (before the greeting), helo, mail, rcpt, or data (after the final ".")
+    from=, to=       only if the sender / a recipient matches: a glob (* any run, ? one character,
+                     any case) or /regexp/flags; from= at mail, rcpt, data; to= at rcpt, data
+    delay=MS         wait this long before answering (3s also works)
+    disconnect       drop the connection without a reply
+    times=N          fire N times, then stop (default: every time)
+    probability=P    fire with chance P from 0 to 1 (default 1)
+    reply=CODE TEXT  answer this instead; the command is not carried out, whatever the code;
+                     takes the rest of the line, so it comes last
+  Rules are tried in order; the first that matches acts. Examples:
     --chaos 'rcpt to=bounce@* reply=550 5.1.1 no such user'
     --chaos 'data times=1 reply=451 4.3.0 try again'
     --chaos 'connect delay=3000'`;

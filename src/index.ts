@@ -12,6 +12,7 @@ import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
 import { loadTlsContext } from './tls.js';
+import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -41,7 +42,8 @@ export interface TestMailServerOptions {
   chaos?: ReadonlyArray<ChaosRule | string>;
 }
 
-export interface TestMailServer {
+/** Also the test helpers of MailClient: `waitForMessage`, `waitForMessages`, `messages`, `mailbox`, `deleteAll`, `createAddress`. */
+export interface TestMailServer extends MailClient {
   readonly host: string;
   readonly smtpPort: number;
   readonly smtpsPort: number | undefined;
@@ -68,6 +70,9 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
   const store = await MailStore.open(mailDir, log);
+  // Watching from the start: each delivery's envelope and arrival time are known to the waiters.
+  const messageSource = new StoreSource(store);
+  const mailClient = createMailClient(messageSource);
   const wantsTls = options.tls === true || options.smtpsPort !== undefined || options.tlsCert !== undefined;
   const secureContext = wantsTls ? await loadTlsContext({ certFile: options.tlsCert, keyFile: options.tlsKey }) : undefined;
   const smtp = new SmtpServer({
@@ -100,8 +105,16 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     mailDir: store.mailDir,
     store,
     chaos,
+    waitForMessage: mailClient.waitForMessage,
+    waitForMessages: mailClient.waitForMessages,
+    messages: mailClient.messages,
+    mailbox: mailClient.mailbox,
+    deleteAll: mailClient.deleteAll,
+    createAddress: mailClient.createAddress,
     async close() {
+      mailClient.close();
       await smtp.close();
+      messageSource.close();
       log.info('Stopped');
       if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     },
@@ -113,3 +126,19 @@ export type { LogLevel } from './log.js';
 export type { StoredMessage, Envelope } from './mailbox/store.js';
 export { MailStore } from './mailbox/store.js';
 export * from './chaos/index.js';
+export {
+  createAddress,
+  MailClientClosedError,
+  MailTimeoutError,
+  matches,
+  testAddressDomain,
+  type ArrivedMessage,
+  type MailAddress,
+  type MailAttachment,
+  type MailClient,
+  type Matcher,
+  type MessageFilter,
+  type MessageMeta,
+  type ParsedMessage,
+  type WaitOptions,
+} from './testing/index.js';

@@ -1,0 +1,29 @@
+/**
+ * Where a test's messages come from. The waiter and the client only use this interface, so
+ * the same API can run against the in-process store (StoreSource) or, later, a server over HTTP.
+ */
+import type { MessageMeta, ParsedMessage } from './message.js';
+
+export interface MessageSource {
+  /**
+   * Calls `listener` for every message stored from now on (synchronously or not), until the
+   * returned function is called.
+   */
+  subscribe(listener: (meta: MessageMeta) => void): () => void;
+  /** Every message stored now, oldest first (by arrival, then mailbox, then number). */
+  list(): Promise<MessageMeta[]>;
+  /** The parsed message; undefined if it was deleted meanwhile. May be cached: treat it as read-only. */
+  load(meta: MessageMeta): Promise<ParsedMessage | undefined>;
+  /** Deletes every stored message. */
+  deleteAll(): Promise<void>;
+}
+
+/** A stored copy's identity: mailbox and MH number. */
+export function messageKey(meta: Pick<MessageMeta, 'mailbox' | 'number'>): string {
+  return `${meta.number} ${meta.mailbox}`;
+}
+
+/** Oldest first; copies of one message (same arrival) by mailbox, then number. */
+export function compareMeta(a: MessageMeta, b: MessageMeta): number {
+  return a.receivedAt.getTime() - b.receivedAt.getTime() || (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0) || a.number - b.number;
+}

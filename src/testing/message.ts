@@ -73,8 +73,10 @@ export interface ParsedMessage extends MessageMeta {
   /** The Date header; undefined when missing or unparseable. */
   readonly date: Date | undefined;
   /**
-   * The decoded text/plain body (any charset, quoted-printable or base64), line breaks as
-   * `\n`, without the final line break that ends every MIME body; undefined when there is no text part.
+   * The decoded text/plain body (any charset, quoted-printable or base64), without trailing
+   * line breaks: MIME cannot tell whether a body ended with one, and encodings differ in
+   * whether the break before the next part shows (so `text: 'Hello'` sent comes back `'Hello'`).
+   * Undefined when there is no text part.
    */
   readonly text: string | undefined;
   /** The decoded text/html body, treated like `text`; undefined when there is no HTML part. */
@@ -92,8 +94,8 @@ export interface ParsedMessage extends MessageMeta {
 export async function parseMessage(raw: Buffer, mailbox: string, number: number, meta?: Omit<MessageMeta, 'mailbox' | 'number'>): Promise<ParsedMessage> {
   const email = await PostalMime.parse(raw);
   const headers = collectHeaders(email);
-  const text = withoutFinalLineBreak(email.text);
-  const html = withoutFinalLineBreak(email.html);
+  const text = withoutTrailingLineBreaks(email.text);
+  const html = withoutTrailingLineBreaks(email.html);
   return {
     mailbox,
     number,
@@ -154,8 +156,8 @@ function flatten(addresses: readonly PostalAddress[] | undefined): MailAddress[]
   return flat;
 }
 
-function withoutFinalLineBreak(body: string | undefined): string | undefined {
-  return body?.replace(/\r?\n$/, '');
+function withoutTrailingLineBreaks(body: string | undefined): string | undefined {
+  return body?.replace(/(?:\r?\n)+$/, '');
 }
 
 function validDate(value: string | undefined): Date | undefined {

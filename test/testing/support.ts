@@ -1,0 +1,72 @@
+/** Shared by the test/testing suites: a library server per test and real clients. */
+import nodemailer from 'nodemailer';
+import type Mail from 'nodemailer/lib/mailer/index.js';
+import { startTestMailServer, type TestMailServer, type TestMailServerOptions } from '../../src/index.js';
+import { python, RawSmtp } from '../helpers.js';
+
+/** A server on a free port with its own temp MAIL_DIR (removed on close), closed after `body`. */
+export async function withMail<T>(body: (mail: TestMailServer) => Promise<T>, options: TestMailServerOptions = {}): Promise<T> {
+  const mail = await startTestMailServer(options);
+  try {
+    return await body(mail);
+  } finally {
+    await mail.close();
+  }
+}
+
+/** Sends one message with nodemailer over a fresh connection. */
+export async function send(mail: TestMailServer, message: Mail.Options): Promise<void> {
+  const transport = nodemailer.createTransport({ host: mail.host, port: mail.smtpPort, secure: false, ignoreTLS: true });
+  try {
+    await transport.sendMail({ from: 'App <app@example.test>', ...message });
+  } finally {
+    transport.close();
+  }
+}
+
+/**
+ * Sends with Python's smtplib: `build` is Python code that sets `msg` (an email.message.EmailMessage,
+ * `EmailMessage` is imported); `send_message` takes the envelope from its headers (Bcc included, then stripped).
+ */
+export async function sendWithPython(mail: TestMailServer, build: string): Promise<void> {
+  const script = [
+    'import smtplib, sys',
+    'from email.message import EmailMessage',
+    build,
+    'with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as smtp:',
+    '    smtp.send_message(msg)',
+  ].join('\n');
+  await python(script, [String(mail.smtpPort)]);
+}
+
+/** Sends raw bytes through a raw SMTP conversation; resolves once the server has answered the final dot. */
+export async function sendRaw(mail: TestMailServer, from: string, to: string[], message: string | Buffer): Promise<void> {
+  const smtp = await RawSmtp.connect(mail.smtpPort);
+  try {
+    await smtp.reply();
+    await smtp.command('EHLO client.test');
+    await smtp.command(`MAIL FROM:<${from}>`);
+    for (const recipient of to) await smtp.command(`RCPT TO:<${recipient}>`);
+    await smtp.command('DATA');
+    const bytes = typeof message === 'string' ? Buffer.from(message) : message;
+    // The body ends with a line break before the final dot line; add one unless there is one.
+    smtp.send(bytes.subarray(-2).toString() === '\r\n' ? bytes : Buffer.concat([bytes, Buffer.from('\r\n')]));
+    const reply = await smtp.command('.');
+    if (!reply.startsWith('250 ')) throw new Error(`DATA refused: ${reply}`);
+    await smtp.command('QUIT');
+  } finally {
+    smtp.close();
+  }
+}
+
+/** Settles after `promise` or reports `'pending'` when it has not settled by the next macrotask turns. */
+export async function isPending(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  return !settled;
+}

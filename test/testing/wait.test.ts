@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
+import { MailClientClosedError, MailTimeoutError } from '../../src/index.js';
+import type { MessageMeta, ParsedMessage } from '../../src/testing/message.js';
+import type { MessageSource } from '../../src/testing/source.js';
+import { waitForMessages } from '../../src/testing/waiter.js';
+import { RawSmtp } from '../helpers.js';
+import { isPending, send, sendRaw, withMail } from './support.js';
+
+test('waitForMessage resolves with a message that arrives after the call (late arrival)', () =>
+  withMail(async (mail) => {
+    const waiting = mail.waitForMessage({ to: 'ann@example.test', subject: /welcome/i });
+    assert.equal(await isPending(waiting), true, 'nothing has arrived yet');
+    await send(mail, { to: 'Ann <ann@example.test>', subject: 'Welcome, Ann', text: 'Hello Ann' });
+    const msg = await waiting;
+    assert.equal(msg.subject, 'Welcome, Ann');
+    assert.deepEqual(msg.from, { name: 'App', address: 'app@example.test' });
+    assert.deepEqual(msg.to, [{ name: 'Ann', address: 'ann@example.test' }]);
+    assert.equal(msg.text, 'Hello Ann');
+    assert.equal(msg.mailbox, 'ann@example.test');
+    assert.equal(msg.number, 1);
+  }));
+
+test('waitForMessage resolves with a message stored before the call (early arrival)', () =>
+  withMail(async (mail) => {
+    await send(mail, { to: 'ann@example.test', subject: 'Welcome' });
+    const started = performance.now();
+    const msg = await mail.waitForMessage({ to: 'ann@example.test' }, { timeout: 1000 });
+    assert.equal(msg.subject, 'Welcome');
+    assert.ok(performance.now() - started < 500, 'no waiting for a message already there');
+  }));
+
+test('the first match wins: stored messages oldest first, before later arrivals', () =>
+  withMail(async (mail) => {
+    await send(mail, { to: 'ann@example.test', subject: 'first' });
+    await send(mail, { to: 'ann@example.test', subject: 'second' });
+    assert.equal((await mail.waitForMessage({ to: 'ann@example.test' })).subject, 'first');
+    const later = mail.waitForMessage({ subject: /^(second|third)$/ });
+    await send(mail, { to: 'ann@example.test', subject: 'third' });
+    assert.equal((await later).subject, 'second');
+  }));
+
+test('an empty filter (or none) matches any message', () =>
+  withMail(async (mail) => {
+    const waiting = mail.waitForMessage();
+    await send(mail, { to: 'ann@example.test', subject: 'anything' });
+    assert.equal((await waiting).subject, 'anything');
+    assert.equal((await mail.waitForMessage({})).subject, 'anything');
+  }));
+
+test('on timeout the error lists the messages that did arrive (mailbox, from, subject)', () =>
+  withMail(async (mail) => {
+    await send(mail, { from: 'Shop <shop@example.test>', to: 'bob@example.test', subject: 'Your order' });
+    const waiting = mail.waitForMessage({ to: 'ann@example.test', subject: /welcome/i }, { timeout: 300 });
+    await send(mail, { to: 'carl@example.test', subject: 'Password reset' });
+    const error = await waiting.then(
+      () => assert.fail('should time out'),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof MailTimeoutError);
+    assert.equal(error.name, 'MailTimeoutError');
+    assert.match(error.message, /^Timed out after 300 ms waiting for mail: no message matched \{ to: 'ann@example\.test', subject: \/welcome\/i \}\./);
+    assert.match(error.message, /2 messages arrived \(mailbox, from, subject\):/);
+    assert.match(error.message, /bob@example\.test #1 {2}from shop@example\.test {2}subject "Your order"/);
+    assert.match(error.message, /carl@example\.test #1 {2}from app@example\.test {2}subject "Password reset"/);
+    assert.deepEqual(
+      error.arrived.map(({ mailbox, from, subject, matched }) => ({ mailbox, from, subject, matched })),
+      [
+        { mailbox: 'bob@example.test', from: 'shop@example.test', subject: 'Your order', matched: false },
+        { mailbox: 'carl@example.test', from: 'app@example.test', subject: 'Password reset', matched: false },
+      ],
+    );
+    assert.deepEqual(error.filter, { to: 'ann@example.test', subject: /welcome/i });
+  }));
+
+test('a timeout with no mail at all says so', () =>
+  withMail(async (mail) => {
+    await assert.rejects(mail.waitForMessage({ subject: 'x' }, { timeout: 50 }), (error: Error) => {
+      assert.ok(error instanceof MailTimeoutError);
+      assert.equal(error.message, "Timed out after 50 ms waiting for mail: no message matched { subject: 'x' }.\nNo message arrived.");
+      return true;
+    });
+  }));
+
+test('waitForMessages resolves with count distinct matches, oldest first, and waits for the rest', () =>
+  withMail(async (mail) => {
+    await send(mail, { to: 'ann@example.test', subject: 'reminder 1' });
+    await send(mail, { to: 'ann@example.test', subject: 'other' });
+    const waiting = mail.waitForMessages({ subject: /^reminder/ }, 3);
+    await send(mail, { to: 'ann@example.test', subject: 'reminder 2' });
+    assert.equal(await isPending(waiting), true, 'two of three so far');
+    await send(mail, { to: 'ann@example.test', subject: 'reminder 3' });
+    await send(mail, { to: 'ann@example.test', subject: 'reminder 4' });
+    assert.deepEqual(
+      (await waiting).map((m) => m.subject),
+      ['reminder 1', 'reminder 2', 'reminder 3'],
+    );
+    assert.equal((await mail.waitForMessages({ subject: /^reminder/ }, 4)).length, 4);
+  }));
+
+test('waitForMessages timing out tells how many matched and marks them', () =>
+  withMail(async (mail) => {
+    await send(mail, { to: 'ann@example.test', subject: 'reminder 1' });
+    await send(mail, { to: 'ann@example.test', subject: 'newsletter' });
+    await assert.rejects(mail.waitForMessages({ subject: /^reminder/ }, 2, { timeout: 100 }), (error: Error) => {
+      assert.ok(error instanceof MailTimeoutError);
+      assert.equal(error.expected, 2);
+      assert.match(error.message, /1 of 2 messages matched \{ subject: \/\^reminder\/ \}/);
+      assert.match(error.message, /\* ann@example\.test #1 {2}from app@example\.test {2}subject "reminder 1"/);
+      assert.match(error.message, /- ann@example\.test #2 {2}from app@example\.test {2}subject "newsletter"/);
+      return true;
+    });
+  }));
+
+test('a bad filter or count is refused at once', () =>
+  withMail(async (mail) => {
+    await assert.rejects(mail.waitForMessage({ subjet: 'x' } as never), { name: 'TypeError', message: /Unknown message filter key "subjet"/ });
+    await assert.rejects(mail.waitForMessage({ to: 42 } as never), { name: 'TypeError', message: /"to" must be a string, a RegExp or a function/ });
+    await assert.rejects(mail.waitForMessage({ since: 'yesterday' } as never), { name: 'TypeError', message: /"since" must be a valid Date/ });
+    await assert.rejects(mail.waitForMessages({}, 0), { name: 'RangeError' });
+    await assert.rejects(mail.waitForMessage({}, { timeout: -1 }), { name: 'RangeError' });
+    await assert.rejects(mail.messages({ foo: 1 } as never), { name: 'TypeError' });
+  }));
+
+test('a predicate that throws rejects the wait with its error', () =>
+  withMail(async (mail) => {
+    await send(mail, { to: 'ann@example.test', subject: 'x' });
+    await assert.rejects(
+      mail.waitForMessage({
+        subject: () => {
+          throw new Error('bug in my predicate');
+        },
+      }),
+      /bug in my predicate/,
+    );
+  }));
+
+test('an aborted signal, and closing the server, reject a pending wait', () =>
+  withMail(async (mail) => {
+    const controller = new AbortController();
+    const aborted = mail.waitForMessage({ to: 'nobody@example.test' }, { signal: controller.signal });
+    controller.abort(new Error('test over'));
+    await assert.rejects(aborted, /test over/);
+    await assert.rejects(mail.waitForMessage({}, { signal: AbortSignal.abort(new Error('already')) }), /already/);
+
+    const pending = mail.waitForMessage({ to: 'nobody@example.test' }, { timeout: Infinity });
+    const closing = mail.close();
+    await assert.rejects(pending, (error: Error) => error instanceof MailClientClosedError);
+    await closing;
+    await assert.rejects(mail.waitForMessage(), MailClientClosedError);
+  }));
+
+test('a message stored while the stored ones are being listed is seen exactly once', async () => {
+  // A source whose list() is held open: an arrival during it is also in its result.
+  const message = (number: number): ParsedMessage =>
+    ({ mailbox: 'ann@example.test', number, envelope: { from: '', to: ['ann@example.test'] }, receivedAt: new Date(number), size: 1, subject: `#${number}`, to: [], cc: [] }) as unknown as ParsedMessage;
+  let listener: ((meta: MessageMeta) => void) | undefined;
+  let finishList: (metas: MessageMeta[]) => void = () => {};
+  const events: string[] = [];
+  const source: MessageSource = {
+    subscribe(callback) {
+      events.push('subscribe');
+      listener = callback;
+      return () => (listener = undefined);
+    },
+    list() {
+      events.push('list');
+      return new Promise((resolve) => (finishList = resolve));
+    },
+    load: async (meta) => message(meta.number),
+    deleteAll: async () => {},
+  };
+  const waiting = waitForMessages(source, { subject: /^#/ }, 3, { timeout: 500 });
+  assert.deepEqual(events, ['subscribe', 'list'], 'subscribed before listing');
+  listener!(message(2));
+  finishList([message(1), message(2)]);
+  listener!(message(2));
+  listener!(message(3));
+  assert.deepEqual(
+    (await waiting).map((m) => m.subject),
+    ['#1', '#2', '#3'],
+  );
+  assert.equal(listener, undefined, 'unsubscribed once done');
+});
+
+test('latency: p50 from the client final "." to waitForMessage resolving is under 5 ms', () =>
+  withMail(async (mail) => {
+    const smtp = await RawSmtp.connect(mail.smtpPort);
+    // Else Nagle's algorithm holds the final "." back until the body's segment is acknowledged.
+    smtp.socket.setNoDelay(true);
+    await smtp.reply();
+    await smtp.command('EHLO client.test');
+    // Some mail already stored, as in a real suite.
+    for (let i = 0; i < 20; i++) await sendRaw(mail, 'app@example.test', [`user${i}@example.test`], `Subject: filler ${i}\r\n\r\nfiller`);
+    const late: number[] = [];
+    const early: number[] = [];
+    for (let i = 0; i < 41; i++) {
+      for (const pattern of ['late', 'early'] as const) {
+        const to = `${pattern}${i}@example.test`;
+        await smtp.command('MAIL FROM:<app@example.test>');
+        await smtp.command(`RCPT TO:<${to}>`);
+        await smtp.command('DATA');
+        smtp.send(`From: App <app@example.test>\r\nTo: ${to}\r\nSubject: Welcome ${i}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello https://app.test/confirm?i=${i}\r\n`);
+        if (pattern === 'late') {
+          // The test waits first, then the app sends.
+          const waiting = mail.waitForMessage({ to, subject: /welcome/i });
+          await setTimeout(10);
+          const started = performance.now();
+          smtp.send('.');
+          await waiting;
+          late.push(performance.now() - started);
+          assert.match(await smtp.reply(), /^250 /);
+        } else {
+          // The app's send completes, then the test waits.
+          const started = performance.now();
+          smtp.send('.');
+          assert.match(await smtp.reply(), /^250 /);
+          await mail.waitForMessage({ to, subject: /welcome/i });
+          early.push(performance.now() - started);
+        }
+      }
+    }
+    smtp.close();
+    const p50 = (samples: number[]) => samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+    console.log(`waitForMessage p50 over ${late.length} messages: waiting before the send ${p50(late).toFixed(2)} ms, after it ${p50(early).toFixed(2)} ms (${(await mail.store.mailboxes()).length} mailboxes)`);
+    assert.ok(p50(late) < 5, `p50 waiting before the send: ${p50(late).toFixed(2)} ms`);
+    // Includes the 250 reply and listing every mailbox folder: looser.
+    assert.ok(p50(early) < 15, `p50 waiting after the send: ${p50(early).toFixed(2)} ms`);
+  }));

@@ -11,7 +11,7 @@ import type { ChaosRule } from './chaos/rule.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
-import { loadTlsContext } from './tls.js';
+import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
 
 export interface TestMailServerOptions {
@@ -74,14 +74,14 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   const messageSource = new StoreSource(store);
   const mailClient = createMailClient(messageSource);
   const wantsTls = options.tls === true || options.smtpsPort !== undefined || options.tlsCert !== undefined;
-  const secureContext = wantsTls ? await loadTlsContext({ certFile: options.tlsCert, keyFile: options.tlsKey }) : undefined;
+  const credentials = wantsTls ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey }) : undefined;
   const smtp = new SmtpServer({
     store,
     log,
     host,
     port: options.smtpPort ?? 0,
     smtpsPort: options.smtpsPort,
-    tls: secureContext,
+    tls: credentials,
     offerStartTls: options.tls === true || options.tlsCert !== undefined,
     serverName: os.hostname() || 'localhost',
     maxMessageSize: options.maxMessageSize ?? defaultMaxMessageSize,

@@ -8,11 +8,19 @@ export interface TlsFiles {
   readonly keyFile?: string | undefined;
 }
 
-export async function loadTlsContext({ certFile, keyFile }: TlsFiles): Promise<tls.SecureContext> {
+/** PEM certificate and key, as both `tls.createServer` and `tls.createSecureContext` take them. */
+export interface TlsCredentials {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+export async function loadTlsCredentials({ certFile, keyFile }: TlsFiles): Promise<TlsCredentials> {
   if (certFile !== undefined || keyFile !== undefined) {
     if (certFile === undefined || keyFile === undefined) throw new Error('--tls-cert and --tls-key go together');
     const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
-    return tls.createSecureContext({ cert, key });
+    // Fails here, at start, on a key that does not match its certificate.
+    tls.createSecureContext({ cert, key });
+    return { cert, key };
   }
   // EC keys generate in a millisecond where RSA-2048 takes a noticeable part of start-up.
   const generated = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
@@ -20,5 +28,5 @@ export async function loadTlsContext({ certFile, keyFile }: TlsFiles): Promise<t
     algorithm: 'sha256',
     extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
   });
-  return tls.createSecureContext({ cert: generated.cert, key: generated.private });
+  return { cert: generated.cert, key: generated.private };
 }

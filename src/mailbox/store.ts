@@ -271,6 +271,8 @@ export class IncomingMessage extends EventEmitter<{ drain: []; error: [Error] }>
     const { stream, file } = this.spill;
     this.spill = undefined;
     const remove = () => fs.rm(file, { force: true }, () => {});
+    // Writes still pending fail once the stream is destroyed: expected, and nobody is waiting for them.
+    stream.removeAllListeners('error').on('error', () => {});
     if (stream.closed) remove();
     else stream.once('close', remove).destroy();
   }

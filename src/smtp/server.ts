@@ -7,6 +7,7 @@ import * as tls from 'node:tls';
 import { listen } from '../listen.js';
 import type { Logger } from '../log.js';
 import type { MailStore } from '../mailbox/store.js';
+import type { TlsCredentials } from '../tls.js';
 import { SmtpSession, type Gate, type SessionSettings } from './session.js';
 
 export interface SmtpServerOptions {
@@ -16,7 +17,7 @@ export interface SmtpServerOptions {
   readonly port: number;
   /** Implicit-TLS port (SMTPS); undefined for none. */
   readonly smtpsPort: number | undefined;
-  readonly tls: tls.SecureContext | undefined;
+  readonly tls: TlsCredentials | undefined;
   /** Offer STARTTLS on the plain port (needs `tls`). */
   readonly offerStartTls: boolean;
   readonly serverName: string;
@@ -35,7 +36,8 @@ export class SmtpServer {
   constructor(private readonly options: SmtpServerOptions) {}
 
   async start(): Promise<void> {
-    const { log, host, tls: secureContext } = this.options;
+    const { log, host, tls: credentials } = this.options;
+    const secureContext = credentials && tls.createSecureContext(credentials);
     const settings: SessionSettings = {
       store: this.options.store,
       log,
@@ -50,8 +52,8 @@ export class SmtpServer {
     this.listeners.push(plain);
     this.port = await listen(plain, host, this.options.port, '--smtp-port');
     log.info(`SMTP listening on ${host}:${this.port}${settings.startTls ? ' (STARTTLS offered)' : ''}`);
-    if (this.options.smtpsPort !== undefined && secureContext) {
-      const implicit = tls.createServer({ secureContext }, (socket) => this.open(socket, { ...settings, startTls: undefined }));
+    if (this.options.smtpsPort !== undefined && credentials) {
+      const implicit = tls.createServer(credentials, (socket) => this.open(socket, { ...settings, startTls: undefined }));
       implicit.on('tlsClientError', (error) => log.debug(`SMTPS handshake failed: ${error.message}`));
       this.listeners.push(implicit);
       this.smtpsPort = await listen(implicit, host, this.options.smtpsPort, '--smtps-port');

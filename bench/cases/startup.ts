@@ -1,0 +1,50 @@
+/**
+ * Start-up time: from spawning `node dist/cli.js MAIL_DIR --smtp-port PORT` (a MAIL_DIR that does
+ * not exist yet, as on a first run) to reading the 220 greeting over TCP, polling connect.
+ */
+import * as path from 'node:path';
+import { freePort, stopChild, waitForGreeting } from '../lib/children.js';
+import { spawnOurServer } from '../lib/servers.js';
+import { median, ms } from '../lib/stats.js';
+import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
+
+export function startupCase(options: { minRuns: number; targetMs: number }): BenchCase {
+  const title = 'start-up: spawn node dist/cli.js -> 220 greeting';
+  return {
+    id: 'startup',
+    title,
+    async run(ctx: BenchContext): Promise<ResultRow[]> {
+      const runs = Math.max(options.minRuns, ctx.runs);
+      ctx.progress(`${title} (${runs} runs)`);
+      const times: number[] = [];
+      for (let run = 1; run <= runs; run++) {
+        const mailDir = path.join(ctx.tempRoot, `startup-${run}`, 'mail');
+        let elapsed: number | undefined;
+        for (let attempt = 0; attempt < 3 && elapsed === undefined; attempt++) {
+          const port = await freePort();
+          const started = performance.now();
+          const child = spawnOurServer({ cliPath: ctx.cliPath, repoRoot: ctx.repoRoot, mailDir }, port);
+          try {
+            elapsed = (await waitForGreeting(port, child)) - started;
+          } catch (error) {
+            // Another process may have taken the port between freePort() and the spawn: retry.
+            if (attempt === 2) throw error;
+          } finally {
+            await stopChild(child);
+          }
+        }
+        times.push(elapsed!);
+      }
+      const value = median(times);
+      ctx.progress(`  ${runs} runs: ${times.map((t) => ms(t)).join(', ')}`);
+      return [
+        {
+          name: `start-up to 220 greeting (median of ${runs})`,
+          ours: ms(value),
+          target: `< ${ms(options.targetMs)}`,
+          met: value < options.targetMs,
+        },
+      ];
+    },
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Throughput against smtp-sink: the same smtp-source load, run against smtp-sink (the ceiling)
+ * and against our CLI server, alternating, each run on a fresh process and port; our runs get a
+ * fresh MAIL_DIR that is verified file by file afterwards.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { peakRss, runSmtpSource, startOurServer, startSink } from '../lib/servers.js';
+import { count, median, mib, rate } from '../lib/stats.js';
+import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
+import { verifyMailDir, type ExpectedMail } from '../lib/verify.js';
+
+export interface ThroughputSpec {
+  readonly id: string;
+  readonly messages: number;
+  /** Body bytes per message (smtp-source -l). */
+  readonly bytes: number;
+  /** Parallel SMTP sessions (smtp-source -s). */
+  readonly sessions: number;
+  /** Recipients per message (smtp-source -r). */
+  readonly recipients: number;
+  /** Keep the connection for the next message (smtp-source -d); otherwise one connection per message. */
+  readonly reuseConnections: boolean;
+  /** Our messages/s as a percentage of smtp-sink's; undefined: reported only. */
+  readonly targetShare?: number;
+  /** Also report our server's peak RSS (VmHWM) over the runs, against this limit. */
+  readonly peakRssTargetBytes?: number;
+}
+
+const domain = 'bench.test';
+const recipient = `rcpt@${domain}`;
+const sender = `sender@${domain}`;
+/** Generous: each run is bounded, and a stuck run fails the case instead of hanging the bench. */
+const runTimeoutMs = 240_000;
+
+function kib(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
+
+export function describe(spec: ThroughputSpec): string {
+  const parts = [
+    `${count(spec.messages)} x ${kib(spec.bytes)}`,
+    `${spec.sessions} session${spec.sessions === 1 ? '' : 's'}`,
+    `${spec.recipients} rcpt${spec.recipients === 1 ? '' : 's'}`,
+    spec.reuseConnections ? 'reused conns (-d)' : 'conn per msg',
+  ];
+  return `(${spec.id}) ${parts.join(', ')}`;
+}
+
+/** The smtp-source arguments, without the server address. */
+export function sourceArgs(spec: ThroughputSpec): string[] {
+  return [
+    '-s', String(spec.sessions),
+    '-m', String(spec.messages),
+    '-l', String(spec.bytes),
+    '-r', String(spec.recipients),
+    '-f', sender,
+    '-t', recipient,
+    ...(spec.reuseConnections ? ['-d'] : []),
+  ];
+}
+
+/**
+ * Where smtp-source's messages land. With -r R (and no -N) it sends the -t address itself plus
+ * R-1 variants with a number prepended: rcpt, 2rcpt, ..., Rrcpt. Every transaction repeats them.
+ */
+export function expectedMail(spec: ThroughputSpec): ExpectedMail {
+  const [local] = recipient.split('@') as [string];
+  const mailboxes = new Map<string, number>([[local, spec.messages]]);
+  for (let n = 2; n <= spec.recipients; n++) mailboxes.set(`${n}${local}`, spec.messages);
+  // The body is exactly -l bytes; headers from smtp-source and our trace headers add a few hundred.
+  return { domain, mailboxes, minBytes: spec.bytes, maxBytes: spec.bytes + 4096 };
+}
+
+export function throughputCase(spec: ThroughputSpec): BenchCase {
+  const title = describe(spec);
+  return {
+    id: spec.id,
+    title,
+    async run(ctx: BenchContext): Promise<ResultRow[]> {
+      const args = sourceArgs(spec);
+      const expected = expectedMail(spec);
+      const sinkRates: number[] = [];
+      const ourRates: number[] = [];
+      const peaks: number[] = [];
+      ctx.progress(`${title}: smtp-source ${args.join(' ')} 127.0.0.1:PORT`);
+      for (let run = 1; run <= ctx.runs; run++) {
+        const sink = await startSink(ctx.tools);
+        let sinkSeconds: number;
+        try {
+          sinkSeconds = await runSmtpSource(ctx.tools, args, sink.port, runTimeoutMs);
+        } finally {
+          await sink.stop();
+        }
+        sinkRates.push(spec.messages / sinkSeconds);
+
+        const mailDir = await mkdtemp(path.join(ctx.tempRoot, `case-${spec.id}-run${run}-`));
+        const server = await startOurServer({ cliPath: ctx.cliPath, repoRoot: ctx.repoRoot, mailDir });
+        let ourSeconds: number;
+        let verified;
+        try {
+          ourSeconds = await runSmtpSource(ctx.tools, args, server.port, runTimeoutMs);
+          const peak = peakRss(server.child.pid);
+          if (spec.peakRssTargetBytes !== undefined) {
+            if (peak === undefined) throw new Error(`cannot read VmHWM from /proc/${server.child.pid}/status`);
+            peaks.push(peak);
+          }
+          // smtp-source has had a 250 for every message, so every file must be there now.
+          verified = verifyMailDir(mailDir, expected);
+        } finally {
+          await server.stop();
+        }
+        await rm(mailDir, { recursive: true, force: true });
+        ourRates.push(spec.messages / ourSeconds);
+        ctx.progress(
+          `  run ${run}/${ctx.runs}: smtp-sink ${rate(spec.messages / sinkSeconds)} (${sinkSeconds.toFixed(2)} s), ` +
+            `ours ${rate(spec.messages / ourSeconds)} (${ourSeconds.toFixed(2)} s), ${count(verified.files)} files verified` +
+            (peaks.length === run ? `, peak RSS ${mib(peaks[run - 1]!)}` : ''),
+        );
+      }
+      const sinkMedian = median(sinkRates);
+      const ourMedian = median(ourRates);
+      const share = (100 * ourMedian) / sinkMedian;
+      const rows: ResultRow[] = [
+        {
+          name: title,
+          sink: rate(sinkMedian),
+          ours: rate(ourMedian),
+          share: `${share.toFixed(1)}%`,
+          target: spec.targetShare === undefined ? '-' : `>= ${spec.targetShare}%`,
+          met: spec.targetShare === undefined ? undefined : share >= spec.targetShare,
+        },
+      ];
+      if (spec.peakRssTargetBytes !== undefined) {
+        const peakMedian = median(peaks);
+        rows.push({
+          name: `    peak RSS of our server during (${spec.id})`,
+          ours: `${mib(peakMedian)} (max ${mib(Math.max(...peaks))})`,
+          target: `< ${mib(spec.peakRssTargetBytes).replace('.0 ', ' ')}`,
+          met: peakMedian < spec.peakRssTargetBytes,
+        });
+      }
+      return rows;
+    },
+  };
+}

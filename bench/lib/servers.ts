@@ -1,0 +1,131 @@
+/** Postfix's smtp-sink and smtp-source, and our CLI server, each as a separate process on 127.0.0.1. */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { type Child, freePort, startChild, stopChild, waitForGreeting } from './children.js';
+
+export interface Tools {
+  readonly source: string;
+  readonly sink: string;
+}
+
+export const installHint =
+  'bench: smtp-source and smtp-sink not found; install Debian\'s postfix package: ' +
+  'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postfix ' +
+  '(on CI first make /usr/sbin/policy-rc.d a script that exits 101 so the Postfix daemon does not start)';
+
+function findExecutable(name: string): string | undefined {
+  const dirs = ['/usr/sbin', '/usr/local/sbin', ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean)];
+  for (const dir of dirs) {
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+export function findTools(): Tools | undefined {
+  const source = findExecutable('smtp-source');
+  const sink = findExecutable('smtp-sink');
+  return source && sink ? { source, sink } : undefined;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly child: Child;
+  /** performance.now() when the 220 greeting was read. */
+  readonly greetedAt: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a server on a fresh free port, retrying a few times if another process takes the port first. */
+async function startOnFreePort(start: (port: number) => Child): Promise<RunningServer> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child = start(port);
+    try {
+      const greetedAt = await waitForGreeting(port, child);
+      return {
+        port,
+        child,
+        greetedAt,
+        stop: async () => {
+          await stopChild(child);
+        },
+      };
+    } catch (error) {
+      lastError = error;
+      await stopChild(child, 1000);
+    }
+  }
+  throw lastError;
+}
+
+/** smtp-sink accepts and discards: the ceiling. As root it must drop privileges with -u. */
+export function startSink(tools: Tools): Promise<RunningServer> {
+  const asRoot = process.getuid?.() === 0;
+  return startOnFreePort((port) => startChild(tools.sink, [...(asRoot ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1000']));
+}
+
+/** The environment for our CLI: quiet, and no TMS_* or MAIL_DIR settings leaking in from the caller. */
+function serverEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('TMS_') && key !== 'MAIL_DIR' && key !== 'NODE_OPTIONS') env[key] = value;
+  }
+  env.LOG_LEVEL = 'ERROR';
+  return env;
+}
+
+export const maxMessageSize = 16 * 1024 * 1024;
+
+export interface OurServerSpawn {
+  readonly cliPath: string;
+  readonly repoRoot: string;
+  readonly mailDir: string;
+}
+
+/** Spawns `node dist/cli.js MAIL_DIR --smtp-port PORT` exactly as a user would; returns at once. */
+export function spawnOurServer(spec: OurServerSpawn, port: number): Child {
+  return startChild(process.execPath, [spec.cliPath, spec.mailDir, '--smtp-port', String(port), '--max-message-size', String(maxMessageSize)], {
+    env: serverEnv(),
+    cwd: spec.repoRoot,
+  });
+}
+
+export function startOurServer(spec: OurServerSpawn): Promise<RunningServer> {
+  return startOnFreePort((port) => spawnOurServer(spec, port));
+}
+
+/** VmHWM (peak resident set) of a live process, in bytes; undefined where /proc has no such line. */
+export function peakRss(pid: number): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs smtp-source to completion against 127.0.0.1:port; returns the wall time in seconds. */
+export async function runSmtpSource(tools: Tools, args: readonly string[], port: number, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  const child = startChild(tools.source, [...args, `127.0.0.1:${port}`]);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stopChild(child, 500);
+  }, timeoutMs);
+  const status = await child.exited;
+  const seconds = (performance.now() - started) / 1000;
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`smtp-source did not finish within ${timeoutMs / 1000} s: ${child.command}`);
+  if (status.code !== 0) {
+    throw new Error(`smtp-source failed (${status.error?.message ?? status.signal ?? `exit code ${status.code}`}): ${child.command}\n${child.output() || '(no output)'}`);
+  }
+  return seconds;
+}

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench [-- --runs N] [--only a,b,...] [--no-build]`
+ *
+ * Measures our SMTP server (the built CLI, as a separate process) against Postfix's smtp-sink
+ * with Postfix's smtp-source as the load, plus start-up time and peak memory. Each figure is the
+ * median of --runs runs (default 3). Progress goes to standard error, the table to standard
+ * output. Exit code 1 if anything failed (a run, a mailbox check); missed targets are only reported.
+ *
+ * To add a case, append a `BenchCase` to `cases` below: it gets a `BenchContext` and returns rows.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { latencyCase } from './cases/latency.js';
+import { startupCase } from './cases/startup.js';
+import { throughputCase } from './cases/throughput.js';
+import { killAllChildren } from './lib/children.js';
+import { findTools, installHint } from './lib/servers.js';
+import type { BenchCase, BenchContext, ResultRow } from './lib/types.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The cases, in the order they run. Ids are what --only takes. */
+const cases: BenchCase[] = [
+  throughputCase({ id: 'a', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: false, targetShare: 30 }),
+  throughputCase({ id: 'b', messages: 2000, bytes: 100 * KiB, sessions: 10, recipients: 1, reuseConnections: false, targetShare: 35, peakRssTargetBytes: 100 * MiB }),
+  throughputCase({ id: 'c', messages: 2000, bytes: 2 * KiB, sessions: 10, recipients: 5, reuseConnections: false, targetShare: 20 }),
+  throughputCase({ id: 'd', messages: 2000, bytes: 2 * KiB, sessions: 1, recipients: 1, reuseConnections: false, targetShare: 35 }),
+  throughputCase({ id: 'e', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: true }),
+  startupCase({ minRuns: 5, targetMs: 300 }),
+  latencyCase({ id: 'f', messages: 1000, bodyBytes: 2 * KiB, targetP50Ms: 5 }),
+];
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cliPath = path.join(repoRoot, 'dist', 'cli.js');
+
+const usage = `Usage: npm run bench -- [--runs N] [--only ID,ID,...] [--tmp DIR] [--no-build]
+
+  --runs N      measured runs per figure, median reported (default 3)
+  --only IDS    run only these cases: ${cases.map((c) => c.id).join(', ')}
+  --tmp DIR     where the temp MAIL_DIRs go (default ${os.tmpdir()}); e.g. /dev/shm
+                to take the disk out of the measurement
+  --no-build    use dist/ as it is, even if src/ is newer
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(1);
+}
+
+function parseFlags(): { runs: number; only: Set<string> | undefined; tmp: string; build: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      options: { runs: { type: 'string' }, only: { type: 'string' }, tmp: { type: 'string' }, 'no-build': { type: 'boolean' }, help: { type: 'boolean' } },
+    }));
+  } catch (error) {
+    fail(`${(error as Error).message}\n${usage}`);
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const runs = values.runs === undefined ? 3 : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) fail(`--runs must be a whole number from 1 to 100, not "${values.runs}"`);
+  let only: Set<string> | undefined;
+  if (values.only !== undefined) {
+    only = new Set(values.only.split(',').map((id) => id.trim()).filter(Boolean));
+    const unknown = [...only].filter((id) => !cases.some((c) => c.id === id));
+    if (unknown.length > 0 || only.size === 0) fail(`--only takes case ids from: ${cases.map((c) => c.id).join(', ')}`);
+  }
+  const tmp = path.resolve(values.tmp ?? os.tmpdir());
+  if (!existsSync(tmp) || !statSync(tmp).isDirectory()) fail(`--tmp ${tmp} is not a folder`);
+  return { runs, only, tmp, build: !values['no-build'] };
+}
+
+/** Newest modification time of the files under dir (recursively) that pass `keep`. */
+function newest(dir: string, keep: (name: string) => boolean): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) latest = Math.max(latest, newest(full, keep));
+    else if (keep(entry.name)) latest = Math.max(latest, statSync(full).mtimeMs);
+  }
+  return latest;
+}
+
+/** Builds dist/ with `npm run build` when it is missing or older than src/ or the build config. */
+function ensureBuilt(build: boolean): void {
+  const built = existsSync(cliPath) ? statSync(cliPath).mtimeMs : 0;
+  const sources = Math.max(
+    newest(path.join(repoRoot, 'src'), (name) => name.endsWith('.ts')),
+    ...['package.json', 'tsconfig.json', 'tsconfig.build.json'].map((name) => statSync(path.join(repoRoot, name)).mtimeMs),
+  );
+  if (built >= sources) return;
+  if (!build) {
+    if (built === 0) fail('dist/cli.js is missing; run `npm run build` (or drop --no-build)');
+    process.stderr.write('bench: warning: dist/ is older than src/ (--no-build given, measuring it anyway)\n');
+    return;
+  }
+  process.stderr.write(`bench: ${built === 0 ? 'dist/ is missing' : 'dist/ is older than src/'}; running npm run build\n`);
+  const result = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: ['ignore', process.stderr, process.stderr] });
+  if (result.status !== 0) fail('npm run build failed (see above); fix the build or rerun with --no-build');
+}
+
+function printTable(rows: readonly ResultRow[]): void {
+  const header = ['case', 'smtp-sink', 'ours', 'ours/sink', 'target', 'met'];
+  const body = rows.map((row) => [row.name, row.sink ?? '', row.ours, row.share ?? '', row.target, row.met === undefined ? '-' : row.met ? 'yes' : 'NO']);
+  const widths = header.map((title, i) => Math.max(title.length, ...body.map((cells) => cells[i]!.length)));
+  // Text columns flush left, figures flush right.
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i === 0 || i === 5 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  process.stdout.write(`\n${line(header)}\n${rule}\n${body.map(line).join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  const tools = findTools();
+  if (!tools) {
+    process.stderr.write(`${installHint}\n`);
+    process.exit(1);
+  }
+  ensureBuilt(flags.build);
+
+  const tempRoot = mkdtempSync(path.join(flags.tmp, 'tms-bench-'));
+  // However the bench ends: no child left behind, no temp files left behind.
+  process.on('exit', () => {
+    killAllChildren();
+    rmSync(tempRoot, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`\nbench: ${signal}, stopping\n`);
+      process.exit(130);
+    });
+  }
+
+  const ctx: BenchContext = {
+    runs: flags.runs,
+    repoRoot,
+    cliPath,
+    tools,
+    tempRoot,
+    progress: (text) => process.stderr.write(`${text}\n`),
+  };
+  const selected = cases.filter((c) => !flags.only || flags.only.has(c.id));
+  const rows: ResultRow[] = [];
+  const failures: string[] = [];
+  const started = performance.now();
+  process.stderr.write(
+    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs, Node ${process.version}, ${tools.source}\n`,
+  );
+  for (const benchCase of selected) {
+    const caseStarted = performance.now();
+    try {
+      rows.push(...(await benchCase.run(ctx)));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push(`${benchCase.title}: ${message}`);
+      process.stderr.write(`\nbench: FAILED ${benchCase.title}\n${message}\n\n`);
+      rows.push({ name: benchCase.title, ours: 'FAILED', target: '', met: false });
+      // A failed case may leave its processes running; the next case starts clean.
+      killAllChildren();
+    }
+    process.stderr.write(`  (${((performance.now() - caseStarted) / 1000).toFixed(1)} s)\n`);
+  }
+  printTable(rows);
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`\n${seconds.toFixed(0)} s in all${seconds > 300 ? ' (over the ~5 minute budget)' : ''}; MAIL_DIRs under ${flags.tmp}; smtp-source sends one connection per message unless -d.\n`);
+  if (failures.length > 0) {
+    process.stderr.write(`\nbench: ${failures.length} case(s) FAILED:\n${failures.map((f) => `  ${f.split('\n')[0]}`).join('\n')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from './chaos/cli.js';
-import { defaultMaxMessageSize, PortInUseError, startTestMailServer, type TestMailServerOptions } from './index.js';
+import { defaultMaxMessageSize, startTestMailServer, type TestMailServerOptions } from './index.js';
 import { createLogger, parseLogLevel, type LogLevel } from './log.js';
 
 const program = 'test-mail-server';
@@ -175,14 +175,9 @@ async function main(): Promise<void> {
   if (parsed.kind === 'version') return void process.stdout.write(`${version()}\n`);
 
   const logLevel = logLevelFromEnv(process.env);
-  let server;
-  try {
-    server = await startTestMailServer({ ...parsed.options, logLevel });
-  } catch (error) {
-    const message = error instanceof PortInUseError || error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${program}: ${message}\n`);
-    process.exit(1);
-  }
+  // Handlers go in before the server starts: a signal arriving in between would otherwise kill
+  // the process outright, skipping the graceful stop.
+  const started = startTestMailServer({ ...parsed.options, logLevel });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -190,10 +185,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    void server.close().then(() => process.exit(0));
+    void started.then((server) => server.close()).then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  try {
+    await started;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${program}: ${message}\n`);
+    process.exit(1);
+  }
 }
 
 if (process.argv[2] === 'sendmail') {

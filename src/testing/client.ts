@@ -77,7 +77,8 @@ export function createMailClient(source: MessageSource): MailClient & { close():
   async function messages(filter: MessageFilter = {}): Promise<ParsedMessage[]> {
     assertFilter(filter);
     const candidates = (await source.list()).filter((meta) => matchesMeta(meta, filter));
-    const loaded = await Promise.all(candidates.map((meta) => source.load(meta)));
+    // As when waiting, a message that cannot be read (deleted meanwhile, unparseable) is left out.
+    const loaded = await Promise.all(candidates.map((meta) => source.load(meta).catch(() => undefined)));
     return loaded.filter((message): message is ParsedMessage => message !== undefined && matches(message, filter));
   }
 

@@ -109,7 +109,7 @@ export class SmtpClient {
 
   /** Sends the DATA payload (already dot-stuffed, ending in ".") and waits for the reply. */
   sendData(payload: Buffer): Promise<SmtpReply> {
-    this.options.trace?.(`>>> (${payload.length} octets of message, then ".")`);
+    this.options.trace?.(`>>> (the message, ${payload.length - 3} octets, then ".")`);
     this.socket.write(payload);
     return this.reply('the end of the message');
   }

@@ -42,10 +42,15 @@ The message may use LF or CRLF line ends; it is sent with CRLF. Bcc fields are a
 from the message. A From field is added when missing (from the sender and -F). Addresses
 without a domain get @${localDomain}. RECIPIENTs may hold several addresses separated by commas.
 
-Exit status (sysexits): 0 sent to every recipient; 64 bad usage or no recipients; 65 the
-server refused a recipient, the sender or the message (5xx; the others still get it);
-69 no server answers, or it refused service or hung up; 74 standard input could not be read;
-75 the server said try again later (4xx) or did not answer in time; 76 a garbled reply.
+Silent on success. Exit status (sysexits.h):
+  0   sent to every recipient
+  64  EX_USAGE: bad usage, or no recipients
+  65  EX_DATAERR: the server refused a recipient, the sender or the message for good (5xx);
+      recipients it accepted still get the message
+  69  EX_UNAVAILABLE: no server answers, or it refused service or hung up
+  74  EX_IOERR: standard input could not be read
+  75  EX_TEMPFAIL: the server said try again later (4xx), or did not answer within 2 minutes
+  76  EX_PROTOCOL: the server's reply made no sense
 `;
 
 /** Runs the command; resolves with the exit status. */

@@ -66,12 +66,7 @@ describe('examples/ (README "Use it in tests")', { concurrency: true }, () => {
   });
 
   test('the "Use it in tests" docs show every example file as it is', () => {
-    // The section is written in examples/README-use-in-tests.md and may be merged into README.md.
-    const docs = ['README.md', 'examples/README-use-in-tests.md']
-      .map((file) => path.join(repoRoot, file))
-      .filter((file) => existsSync(file))
-      .map((file) => readFileSync(file, 'utf8'))
-      .join('\n');
+    const docs = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
     for (const example of examples) {
       const text = readFileSync(path.join(repoRoot, 'examples', example), 'utf8').trimEnd();
       assert.ok(docs.includes(text), `examples/${example} differs from the code shown in the docs`);

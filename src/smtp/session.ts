@@ -332,6 +332,8 @@ export class SmtpSession {
       if (this.mode === 'closed') return;
       if (action.disconnect) {
         refused?.();
+        // Replies to earlier pipelined commands still go out; only this command gets none.
+        this.flush();
         return this.destroy();
       }
       if (!action.reply) return proceed();

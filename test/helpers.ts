@@ -25,9 +25,25 @@ export async function tempDir(prefix = 'tms-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** A library server on a free port, with its own MAIL_DIR (kept, so tests can read files). */
+/** A library server on a free port, with its own MAIL_DIR (kept after close, so tests can still look). */
 export async function startServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
   return startTestMailServer({ mailDir: await tempDir(), ...options });
+}
+
+/** A server for the length of `body`, closed whatever happens; its temp MAIL_DIR goes with it. */
+export async function withServer<T>(body: (server: TestMailServer) => Promise<T>, options: TestMailServerOptions = {}): Promise<T> {
+  const server = await startTestMailServer(options);
+  try {
+    return await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
+export class ConnectionClosedError extends Error {
+  constructor() {
+    super('connection closed');
+  }
 }
 
 /**
@@ -37,8 +53,9 @@ export async function startServer(options: TestMailServerOptions = {}): Promise<
 export class RawSmtp {
   private buffer = '';
   private lines: string[] = [];
-  private waiting: Array<(reply: string) => void> = [];
+  private waiting: Array<{ resolve: (reply: string) => void; reject: (error: Error) => void }> = [];
   private replies: string[] = [];
+  private isClosed = false;
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
@@ -54,11 +71,19 @@ export class RawSmtp {
         const reply = this.lines.join('\n');
         this.lines = [];
         const waiter = this.waiting.shift();
-        if (waiter) waiter(reply);
+        if (waiter) waiter.resolve(reply);
         else this.replies.push(reply);
       }
     });
-    this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
+    // A reset by the server is one way for a connection to end; `closed` and `reply` report it.
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.isClosed = true;
+        for (const waiter of this.waiting.splice(0)) waiter.reject(new ConnectionClosedError());
+        resolve();
+      }),
+    );
   }
 
   static async connect(port: number, host = '127.0.0.1'): Promise<RawSmtp> {
@@ -70,10 +95,12 @@ export class RawSmtp {
     return new RawSmtp(socket);
   }
 
+  /** The next reply; rejects with ConnectionClosedError once the connection is gone. */
   reply(): Promise<string> {
     const ready = this.replies.shift();
     if (ready !== undefined) return Promise.resolve(ready);
-    return new Promise((resolve) => this.waiting.push(resolve));
+    if (this.isClosed) return Promise.reject(new ConnectionClosedError());
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   send(data: string | Buffer): void {
@@ -96,17 +123,33 @@ export function python(script: string, args: string[] = []): Promise<string> {
   return run('python3', ['-c', script, ...args]);
 }
 
-export function run(command: string, args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+export interface RunOptions {
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Runs a program to its end: its exit code and output, whatever the code. */
+export function exec(command: string, args: string[], options: RunOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}: ${stderr || stdout}`))));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A program may stop reading early (sendmail at a "." line): a closed pipe is expected then.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input);
   });
+}
+
+/** Runs a program; resolves with its stdout, rejects with its output on a non-zero exit. */
+export async function run(command: string, args: string[], options: RunOptions = {}): Promise<string> {
+  const { code, stdout, stderr } = await exec(command, args, options);
+  if (code !== 0) throw new Error(`${command} exited ${code}: ${stderr || stdout}`);
+  return stdout;
 }
 
 /** The CLI as a child process (through tsx, no build needed), with its log lines collected. */

@@ -4,7 +4,6 @@
  * message bytes as the client sent them.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Transform, type Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
@@ -222,15 +221,3 @@ export function splitTrace(file: Buffer): { returnPath: string; deliveredTo: str
   return { returnPath: utf8(match[1]!), deliveredTo: utf8(match[2]!), received: match[3]!.replace(/\r\n[ \t]+/g, ' '), message: file.subarray(match[0].length) };
 }
 
-/** Runs a program and resolves with its exit code and output, whatever the code. */
-export function exec(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}

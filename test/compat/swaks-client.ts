@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { exec, splitTrace } from './clients.js';
+import { exec } from '../helpers.js';
+import { splitTrace } from './clients.js';
 
 export const from = 'ann@example.test';
 export const to = 'bob@example.test';

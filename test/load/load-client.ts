@@ -7,61 +7,30 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { ConnectionClosedError, RawSmtp } from '../helpers.js';
 
 export class LoadClient {
-  private buffer = '';
-  private lines: string[] = [];
-  private replies: string[] = [];
-  private waiting: Array<(reply: string | undefined) => void> = [];
-  private isClosed = false;
+  private constructor(private readonly raw: RawSmtp) {}
 
-  private constructor(readonly socket: net.Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (text: string) => {
-      this.buffer += text;
-      let end;
-      while ((end = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, end).replace(/\r$/, '');
-        this.buffer = this.buffer.slice(end + 1);
-        this.lines.push(line);
-        if (/^\d{3}-/.test(line)) continue;
-        const reply = this.lines.join('\n');
-        this.lines = [];
-        const waiter = this.waiting.shift();
-        if (waiter) waiter(reply);
-        else this.replies.push(reply);
-      }
-    });
-    // A reset by the server is an ordinary way for a connection to end here.
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.isClosed = true;
-      for (const waiter of this.waiting.splice(0)) waiter(undefined);
-    });
+  get socket(): net.Socket {
+    return this.raw.socket;
   }
 
-  static connect(port: number): Promise<LoadClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.removeListener('error', reject);
-        resolve(new LoadClient(socket));
-      });
-      socket.once('error', reject);
-    });
+  static async connect(port: number): Promise<LoadClient> {
+    return new LoadClient(await RawSmtp.connect(port));
   }
 
   /** The next reply, or undefined once the connection is closed. */
   reply(): Promise<string | undefined> {
-    const ready = this.replies.shift();
-    if (ready !== undefined) return Promise.resolve(ready);
-    if (this.isClosed) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return this.raw.reply().catch((error: unknown) => {
+      if (error instanceof ConnectionClosedError) return undefined;
+      throw error;
+    });
   }
 
   async command(line: string): Promise<string | undefined> {
-    if (this.isClosed || this.socket.destroyed) return undefined;
-    this.socket.write(`${line}\r\n`);
+    if (this.socket.destroyed) return undefined;
+    this.raw.send(line);
     return this.reply();
   }
 
@@ -82,7 +51,7 @@ export class LoadClient {
     if (!rcpt?.startsWith('250')) return rcpt;
     const data = await this.command('DATA');
     if (!data?.startsWith('354')) return data;
-    if (this.isClosed || this.socket.destroyed) return undefined;
+    if (this.socket.destroyed) return undefined;
     this.socket.write(Buffer.concat([dotStuff(message), Buffer.from('.\r\n')]));
     return this.reply();
   }

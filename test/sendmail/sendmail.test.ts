@@ -3,10 +3,9 @@
  * holds afterwards, and the exit status and message when something goes wrong.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import type { TestMailServer } from '../../src/index.js';
-import { cliPath, freePort, python, repoRoot, startServer, tsxLoader } from '../helpers.js';
+import { cliPath, exec, freePort, python, repoRoot, tsxLoader, withServer } from '../helpers.js';
 
 interface Outcome {
   code: number | null;
@@ -16,30 +15,12 @@ interface Outcome {
 
 /** Runs the sendmail subcommand with `input` on standard input. */
 function sendmail(args: string[], input: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsxLoader, cliPath, 'sendmail', ...args], {
-      env: { ...process.env, USER: 'tester', ...env },
-      cwd: repoRoot,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    // The command may stop reading early (a "." line): a closed pipe is expected then.
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+  return exec(process.execPath, ['--import', tsxLoader, cliPath, 'sendmail', ...args], { input, env: { ...process.env, USER: 'tester', ...env }, cwd: repoRoot });
 }
 
-async function withServer(body: (server: TestMailServer, smtp: string) => Promise<void>): Promise<void> {
-  const server = await startServer();
-  try {
-    await body(server, `127.0.0.1:${server.smtpPort}`);
-  } finally {
-    await server.close();
-  }
+/** A server for one test, and its address as --smtp takes it. */
+function withSmtp(body: (server: TestMailServer, smtp: string) => Promise<void>): Promise<void> {
+  return withServer((server) => body(server, `127.0.0.1:${server.smtpPort}`));
 }
 
 /** The stored copies of a mailbox, as text. */
@@ -55,7 +36,7 @@ function original(stored: string): string {
 }
 
 test('recipients as arguments; LF input is stored with CRLF; silent, exit 0; the default sender is $USER@localhost', async () => {
-  await withServer(async (server, smtp) => {
+  await withSmtp(async (server, smtp) => {
     const message = 'From: App <app@example.test>\nTo: bob@example.test\nSubject: plain\n\nHello\nsecond line\n';
     const outcome = await sendmail(['--smtp', smtp, 'bob@example.test', 'Ann <ann@example.test>, carl@example.test'], message);
     assert.deepEqual(outcome, { code: 0, stdout: '', stderr: '' });
@@ -74,7 +55,7 @@ test('recipients as arguments; LF input is stored with CRLF; silent, exit 0; the
 });
 
 test('-t takes To, Cc and Bcc; Bcc is removed from every stored copy, yet the Bcc recipient gets one (read back with Python mailbox.MH)', async () => {
-  await withServer(async (server, smtp) => {
+  await withSmtp(async (server, smtp) => {
     const message = [
       'From: App <app@example.test>',
       'To: "Bob, B." <bob@example.test>,',
@@ -119,7 +100,7 @@ print(json.dumps(out))`;
 });
 
 test('-f sets the envelope sender (also -fADDR, -r, <> for the null sender); -F names the From that is added when missing', async () => {
-  await withServer(async (server, smtp) => {
+  await withSmtp(async (server, smtp) => {
     assert.equal((await sendmail(['--smtp', smtp, '-f', 'bounces@example.test', 'a@example.test'], 'From: App <app@example.test>\nSubject: 1\n\nx\n')).code, 0);
     assert.equal((await sendmail(['--smtp', smtp, '-fbounces2@example.test', '-F', 'Cron Daemon', 'a@example.test'], 'Subject: 2\n\nx\n')).code, 0);
     assert.equal((await sendmail(['--smtp', smtp, '-r', '<bounces3@example.test>', 'a@example.test'], 'Subject: 3\n\nx\n')).code, 0);
@@ -138,7 +119,7 @@ test('-f sets the envelope sender (also -fADDR, -r, <> for the null sender); -F 
 });
 
 test('dot lines: without -i a lone "." ends the message; with -i or -oi it is kept; leading dots survive dot-stuffing', async () => {
-  await withServer(async (server, smtp) => {
+  await withSmtp(async (server, smtp) => {
     const message = 'Subject: dots\n\n.leading dot\n..two dots\n.\nafter the lone dot\n';
     assert.equal((await sendmail(['--smtp', smtp, 'plain@example.test'], message)).code, 0);
     assert.equal((await sendmail(['--smtp', smtp, '-i', 'dash-i@example.test'], message)).code, 0);
@@ -153,7 +134,7 @@ test('dot lines: without -i a lone "." ends the message; with -i or -oi it is ke
 });
 
 test('the flags PHP, cron and git send-email pass are accepted: sendmail_path = "sendmail -t -i", cron\'s -FCronDaemon -i -B8BITMIME -oem', async () => {
-  await withServer(async (server, smtp) => {
+  await withSmtp(async (server, smtp) => {
     const php = await sendmail(['-t', '-i', '-odi', '-oem'], 'To: php@example.test\nSubject: from php\nX-PHP-Originating-Script: 0:index.php\n\nhi\n', { TMS_SMTP: smtp });
     assert.deepEqual(php, { code: 0, stdout: '', stderr: '' });
     const cron = await sendmail(['--smtp', smtp, '-FCronDaemon', '-i', '-B8BITMIME', '-oem', 'root'], 'Subject: Cron <root@host> run-parts\n\noutput\n');
@@ -177,7 +158,7 @@ test('no server answers: one clear line and exit 69 (EX_UNAVAILABLE)', async () 
 });
 
 test('a refused recipient: exit 65 (EX_DATAERR) naming it and the reply, the others still get the message; 4xx gives 75; a hang-up 69', async () => {
-  await withServer(async (server, smtp) => {
+  await withSmtp(async (server, smtp) => {
     server.chaos.add('rcpt to=bounce@* reply=550 5.1.1 no such user');
     const outcome = await sendmail(['--smtp', smtp, 'ok@example.test', 'bounce@example.test'], 'Subject: partly\n\nx\n');
     assert.equal(outcome.code, 65);

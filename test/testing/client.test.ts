@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createAddress, testAddressDomain } from '../../src/index.js';
-import { send, sendWithPython, withMail } from './support.js';
+import { send, sendWithPython } from './support.js';
+import { withServer } from '../helpers.js';
 
 test('one message to two recipients is two stored copies: messages() returns each, waitForMessage the first', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test, bob@example.test', subject: 'Both' });
     const copies = await mail.messages({ subject: 'Both' });
     assert.deepEqual(
@@ -19,7 +20,7 @@ test('one message to two recipients is two stored copies: messages() returns eac
   }));
 
 test('messages() lists every stored copy, oldest first, optionally filtered', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     assert.deepEqual(await mail.messages(), []);
     await send(mail, { to: 'bob@example.test', subject: 'one' });
     await send(mail, { to: 'ann@example.test', subject: 'two' });
@@ -35,7 +36,7 @@ test('messages() lists every stored copy, oldest first, optionally filtered', ()
   }));
 
 test('mailbox(address) returns the parsed messages of that mailbox', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'Ann@Example.test', subject: 'a1' });
     await send(mail, { to: 'bob@example.test', bcc: 'ann@example.test', subject: 'b1' });
     await send(mail, { to: 'ann@example.test', subject: 'a2' });
@@ -57,7 +58,7 @@ test('mailbox(address) returns the parsed messages of that mailbox', () =>
   }));
 
 test('deleteAll() empties every mailbox; numbering goes on and waiting still works', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test, bob@example.test', subject: 'old' });
     await mail.waitForMessage({ subject: 'old' });
     await mail.deleteAll();
@@ -84,7 +85,7 @@ test('createAddress gives unique addresses on a reserved domain', () => {
 });
 
 test('createAddress on the handle: addresses are accepted by the server and by Python', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const address = mail.createAddress('py');
     await sendWithPython(mail, `msg = EmailMessage()\nmsg["From"] = "app@example.test"\nmsg["To"] = "${address}"\nmsg["Subject"] = "hi"\nmsg.set_content("x")`);
     const msg = await mail.waitForMessage({ to: address });
@@ -92,7 +93,7 @@ test('createAddress on the handle: addresses are accepted by the server and by P
   }));
 
 test('20 concurrent tests, each with its own address, never see each other\'s mail', { concurrency: 20 }, async (t) => {
-  await withMail(async (mail) => {
+  await withServer(async (mail) => {
     const seen = new Map<string, string[]>();
     let running = 0;
     let mostRunning = 0;

@@ -4,7 +4,8 @@ import { setTimeout } from 'node:timers/promises';
 import { matches, type MessageFilter, type TestMailServer } from '../../src/index.js';
 import { describeFilter } from '../../src/testing/filter.js';
 import type { ParsedMessage } from '../../src/testing/message.js';
-import { send, withMail } from './support.js';
+import { send } from './support.js';
+import { withServer } from '../helpers.js';
 
 /**
  * Two messages, four stored copies:
@@ -37,7 +38,7 @@ const order = ['Ann@example.test: Order 1', 'carl@example.test: Order 1', 'dave@
 const welcome = ['bob@example.test: Welcome'];
 
 test('every filter key takes a string, a RegExp or a predicate', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const between = await sendTwo(mail);
     assert.deepEqual(await selected(mail, {}), [...order, ...welcome]);
 
@@ -101,7 +102,7 @@ test('every filter key takes a string, a RegExp or a predicate', () =>
   }));
 
 test('waitForMessage applies the same filters to messages arriving later', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const copy = mail.waitForMessage({ bcc: 'dave@example.test', mailbox: 'dave@example.test' });
     const welcomeMessage = mail.waitForMessage({ from: /^App/, since: new Date(), text: /bob/i });
     await sendTwo(mail);

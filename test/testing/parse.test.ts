@@ -5,11 +5,11 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { startTestMailServer } from '../../src/index.js';
 import { extractLinks } from '../../src/testing/message.js';
-import { tempDir } from '../helpers.js';
-import { send, sendRaw, sendWithPython, withMail } from './support.js';
+import { tempDir, withServer } from '../helpers.js';
+import { send, sendRaw, sendWithPython } from './support.js';
 
 test('a parsed message: multi-valued headers, addresses, envelope, trace lines, raw bytes', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, {
       from: '"Shop, Inc." <shop@example.test>',
       to: ['Ann <ann@example.test>', 'bob@example.test'],
@@ -55,7 +55,7 @@ test('a parsed message: multi-valued headers, addresses, envelope, trace lines, 
   }));
 
 test('a header repeated by the client keeps every value in order, after our trace lines', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const message =
       'Received: from relay2.test by relay1.test; Mon, 1 Jan 2024 00:00:02 +0000\r\n' +
       'Received: from origin.test by relay2.test; Mon, 1 Jan 2024 00:00:01 +0000\r\n' +
@@ -75,7 +75,7 @@ test('a header repeated by the client keeps every value in order, after our trac
   }));
 
 test('bodies and headers in other charsets (Python smtplib): ISO-8859-1 quoted-printable, UTF-8 base64 and quoted-printable', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await sendWithPython(
       mail,
       [
@@ -113,7 +113,7 @@ test('bodies and headers in other charsets (Python smtplib): ISO-8859-1 quoted-p
   }));
 
 test('an ISO-8859-1 base64 body and an 8-bit one sent as raw bytes', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const latin1 = Buffer.from('Größe: 5 €? Non, 5 ¤.', 'latin1');
     await sendRaw(
       mail,
@@ -132,7 +132,7 @@ test('an ISO-8859-1 base64 body and an 8-bit one sent as raw bytes', () =>
   }));
 
 test('attachments keep their bytes; an inline image has its contentId', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const binary = randomBytes(150_000);
     const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
     await send(mail, {
@@ -170,7 +170,7 @@ test('attachments keep their bytes; an inline image has its contentId', () =>
   }));
 
 test('attachments sent by Python smtplib', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await sendWithPython(
       mail,
       [
@@ -192,7 +192,7 @@ test('attachments sent by Python smtplib', () =>
   }));
 
 test('links come from the HTML hrefs and the URLs in the text, each once', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, {
       to: 'ann@example.test',
       subject: 'Links',

@@ -1,18 +1,8 @@
 /** Shared by the test/testing suites: a library server per test and real clients. */
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
-import { startTestMailServer, type TestMailServer, type TestMailServerOptions } from '../../src/index.js';
+import type { TestMailServer } from '../../src/index.js';
 import { python, RawSmtp } from '../helpers.js';
-
-/** A server on a free port with its own temp MAIL_DIR (removed on close), closed after `body`. */
-export async function withMail<T>(body: (mail: TestMailServer) => Promise<T>, options: TestMailServerOptions = {}): Promise<T> {
-  const mail = await startTestMailServer(options);
-  try {
-    return await body(mail);
-  } finally {
-    await mail.close();
-  }
-}
 
 /** Sends one message with nodemailer over a fresh connection. */
 export async function send(mail: TestMailServer, message: Mail.Options): Promise<void> {

@@ -4,10 +4,11 @@ import { MailClientClosedError, MailTimeoutError } from '../../src/index.js';
 import type { MessageMeta, ParsedMessage } from '../../src/testing/message.js';
 import type { MessageSource } from '../../src/testing/source.js';
 import { waitForMessages } from '../../src/testing/waiter.js';
-import { isPending, send, withMail } from './support.js';
+import { isPending, send } from './support.js';
+import { withServer } from '../helpers.js';
 
 test('waitForMessage resolves with a message that arrives after the call (late arrival)', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const waiting = mail.waitForMessage({ to: 'ann@example.test', subject: /welcome/i });
     assert.equal(await isPending(waiting), true, 'nothing has arrived yet');
     await send(mail, { to: 'Ann <ann@example.test>', subject: 'Welcome, Ann', text: 'Hello Ann' });
@@ -21,7 +22,7 @@ test('waitForMessage resolves with a message that arrives after the call (late a
   }));
 
 test('waitForMessage resolves with a message stored before the call (early arrival)', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test', subject: 'Welcome' });
     const started = performance.now();
     const msg = await mail.waitForMessage({ to: 'ann@example.test' }, { timeout: 1000 });
@@ -30,7 +31,7 @@ test('waitForMessage resolves with a message stored before the call (early arriv
   }));
 
 test('the first match wins: stored messages oldest first, before later arrivals', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test', subject: 'first' });
     await send(mail, { to: 'ann@example.test', subject: 'second' });
     assert.equal((await mail.waitForMessage({ to: 'ann@example.test' })).subject, 'first');
@@ -40,7 +41,7 @@ test('the first match wins: stored messages oldest first, before later arrivals'
   }));
 
 test('an empty filter (or none) matches any message', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const waiting = mail.waitForMessage();
     await send(mail, { to: 'ann@example.test', subject: 'anything' });
     assert.equal((await waiting).subject, 'anything');
@@ -48,7 +49,7 @@ test('an empty filter (or none) matches any message', () =>
   }));
 
 test('on timeout the error lists the messages that did arrive (mailbox, from, subject)', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { from: 'Shop <shop@example.test>', to: 'bob@example.test', subject: 'Your order' });
     const waiting = mail.waitForMessage({ to: 'ann@example.test', subject: /welcome/i }, { timeout: 300 });
     await send(mail, { to: 'carl@example.test', subject: 'Password reset' });
@@ -73,7 +74,7 @@ test('on timeout the error lists the messages that did arrive (mailbox, from, su
   }));
 
 test('a timeout with no mail at all says so', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await assert.rejects(mail.waitForMessage({ subject: 'x' }, { timeout: 50 }), (error: Error) => {
       assert.ok(error instanceof MailTimeoutError);
       assert.equal(error.message, "Timed out after 50 ms waiting for mail: no message matched { subject: 'x' }.\nNo message arrived.");
@@ -82,7 +83,7 @@ test('a timeout with no mail at all says so', () =>
   }));
 
 test('waitForMessages resolves with count distinct matches, oldest first, and waits for the rest', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test', subject: 'reminder 1' });
     await send(mail, { to: 'ann@example.test', subject: 'other' });
     const waiting = mail.waitForMessages({ subject: /^reminder/ }, 3);
@@ -98,7 +99,7 @@ test('waitForMessages resolves with count distinct matches, oldest first, and wa
   }));
 
 test('waitForMessages timing out tells how many matched and marks them', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test', subject: 'reminder 1' });
     await send(mail, { to: 'ann@example.test', subject: 'newsletter' });
     await assert.rejects(mail.waitForMessages({ subject: /^reminder/ }, 2, { timeout: 100 }), (error: Error) => {
@@ -112,7 +113,7 @@ test('waitForMessages timing out tells how many matched and marks them', () =>
   }));
 
 test('a bad filter or count is refused at once', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await assert.rejects(mail.waitForMessage({ subjet: 'x' } as never), { name: 'TypeError', message: /Unknown message filter key "subjet"/ });
     await assert.rejects(mail.waitForMessage({ to: 42 } as never), { name: 'TypeError', message: /"to" must be a string, a RegExp or a function/ });
     await assert.rejects(mail.waitForMessage({ since: 'yesterday' } as never), { name: 'TypeError', message: /"since" must be a valid Date/ });
@@ -122,7 +123,7 @@ test('a bad filter or count is refused at once', () =>
   }));
 
 test('a predicate that throws rejects the wait with its error', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     await send(mail, { to: 'ann@example.test', subject: 'x' });
     await assert.rejects(
       mail.waitForMessage({
@@ -135,7 +136,7 @@ test('a predicate that throws rejects the wait with its error', () =>
   }));
 
 test('an aborted signal, and closing the server, reject a pending wait', () =>
-  withMail(async (mail) => {
+  withServer(async (mail) => {
     const controller = new AbortController();
     const aborted = mail.waitForMessage({ to: 'nobody@example.test' }, { signal: controller.signal });
     controller.abort(new Error('test over'));

@@ -155,7 +155,7 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   const started = performance.now();
   process.stderr.write(
-    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs, Node ${process.version}, ${tools.source}\n`,
+    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs (load ${os.loadavg()[0]!.toFixed(1)}), Node ${process.version}, ${tools.source}\n`,
   );
   for (const benchCase of selected) {
     const caseStarted = performance.now();

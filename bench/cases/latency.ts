@@ -4,8 +4,9 @@
  * after another over one connection, each to its own address; waitForMessage is called in the
  * same tick as the final write (as a test that sends, then waits, would).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import * as path from 'node:path';
+import { flushDisks } from '../lib/children.js';
 import { SmtpClient } from '../lib/smtp-client.js';
 import { count, median, ms, percentile } from '../lib/stats.js';
 import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
@@ -33,6 +34,7 @@ export function latencyCase(options: { id: string; messages: number; bodyBytes: 
       ctx.progress(`${title}, filter { to: address }`);
       for (let run = 1; run <= ctx.runs; run++) {
         const mailDir = await mkdtemp(path.join(ctx.tempRoot, `case-${options.id}-run${run}-`));
+        flushDisks();
         const mail = await startTestMailServer({ mailDir, logLevel: 'error' });
         const latencies: number[] = [];
         /** Final "." to the 250 reply: the delivery alone, without the waiter. */
@@ -69,7 +71,6 @@ export function latencyCase(options: { id: string; messages: number; bodyBytes: 
           client?.destroy();
           await mail.close();
         }
-        await rm(mailDir, { recursive: true, force: true });
         const p50 = percentile(latencies, 50);
         const p99 = percentile(latencies, 99);
         p50s.push(p50);

@@ -3,8 +3,9 @@
  * and against our CLI server, alternating, each run on a fresh process and port; our runs get a
  * fresh MAIL_DIR that is verified file by file afterwards.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import * as path from 'node:path';
+import { flushDisks } from '../lib/children.js';
 import { peakRss, runSmtpSource, startOurServer, startSink } from '../lib/servers.js';
 import { count, median, mib, rate } from '../lib/stats.js';
 import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
@@ -85,6 +86,7 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
       const peaks: number[] = [];
       ctx.progress(`${title}: smtp-source ${args.join(' ')} 127.0.0.1:PORT`);
       for (let run = 1; run <= ctx.runs; run++) {
+        flushDisks();
         const sink = await startSink(ctx.tools);
         let sinkSeconds: number;
         try {
@@ -95,6 +97,7 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
         sinkRates.push(spec.messages / sinkSeconds);
 
         const mailDir = await mkdtemp(path.join(ctx.tempRoot, `case-${spec.id}-run${run}-`));
+        flushDisks();
         const server = await startOurServer({ cliPath: ctx.cliPath, repoRoot: ctx.repoRoot, mailDir });
         let ourSeconds: number;
         let verified;
@@ -110,7 +113,6 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
         } finally {
           await server.stop();
         }
-        await rm(mailDir, { recursive: true, force: true });
         ourRates.push(spec.messages / ourSeconds);
         ctx.progress(
           `  run ${run}/${ctx.runs}: smtp-sink ${rate(spec.messages / sinkSeconds)} (${sinkSeconds.toFixed(2)} s), ` +

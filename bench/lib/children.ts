@@ -2,7 +2,7 @@
  * Child processes, tracked so that every one is killed when the bench ends, however it ends;
  * free ports; and the bounded poll-connect that waits for an SMTP 220 greeting.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -160,4 +160,12 @@ export async function waitForGreeting(port: number, child: Child, deadlineMs = 1
     if (result.kind === 'bad') throw new Error(`${child.command} on port ${port}: ${result.reason}`);
     await sleep(2);
   }
+}
+
+/**
+ * `sync(1)` before a measured run: data still being written back from the previous run (or
+ * from deleting files) then does not slow this one. Bounded at 60 s.
+ */
+export function flushDisks(): void {
+  spawnSync('sync', { stdio: 'ignore', timeout: 60_000 });
 }

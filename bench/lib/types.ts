@@ -8,7 +8,10 @@ export interface BenchContext {
   readonly repoRoot: string;
   readonly cliPath: string;
   readonly tools: Tools;
-  /** A temp folder removed when the bench ends; cases make their MAIL_DIRs inside it. */
+  /**
+   * A temp folder removed when the bench ends; cases make their MAIL_DIRs inside it and leave
+   * them there, so deleting thousands of files (slow on some disks) never overlaps a measurement.
+   */
   readonly tempRoot: string;
   /** One progress line on standard error (the table goes to standard output). */
   progress(line: string): void;

@@ -1,7 +1,6 @@
 /** The TLS identity for STARTTLS and SMTPS: the user's PEM files, or a self-signed one made in memory. */
 import { readFile } from 'node:fs/promises';
 import * as tls from 'node:tls';
-import selfsigned from 'selfsigned';
 
 export interface TlsFiles {
   readonly certFile?: string | undefined;
@@ -23,6 +22,8 @@ export async function loadTlsCredentials({ certFile, keyFile }: TlsFiles): Promi
     return { cert, key };
   }
   // EC keys generate in a millisecond where RSA-2048 takes a noticeable part of start-up.
+  // Loaded only when needed: it costs start-up time and memory that plain-SMTP users never use.
+  const { default: selfsigned } = await import('selfsigned');
   const generated = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',

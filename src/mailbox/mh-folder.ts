@@ -26,7 +26,11 @@ const lockWaitLimitMs = 10_000;
 export const unseenSequence = 'unseen';
 
 export class MhFolder {
-  constructor(readonly dir: string) {}
+  /** `lockToken`: this process's lock file (see `createLockToken`), linked in to take the lock. */
+  constructor(
+    readonly dir: string,
+    private readonly lockToken: string,
+  ) {}
 
   /**
    * Links each fully written temp file into the folder under the next free number and adds
@@ -34,18 +38,19 @@ export class MhFolder {
    */
   async addMessages(tempFiles: readonly string[]): Promise<number[]> {
     return this.withLock(() => {
-      let highest = this.readHighWater();
       const numbers: number[] = [];
-      for (const temp of tempFiles) {
-        highest = this.linkNext(temp, highest);
-        numbers.push(highest);
-      }
-      this.writeHighWater(highest);
-      const sequences = this.readSequences();
-      let unseen = sequences.get(unseenSequence) ?? [];
-      for (const n of numbers) unseen = addRange(unseen, n, n);
-      sequences.set(unseenSequence, unseen);
-      this.writeSequences(sequences);
+      this.updateHighWater((highest) => {
+        for (const temp of tempFiles) {
+          highest = this.linkNext(temp, highest);
+          numbers.push(highest);
+        }
+        return highest;
+      });
+      this.updateSequences((sequences) => {
+        let unseen = sequences.get(unseenSequence) ?? [];
+        for (const n of numbers) unseen = addRange(unseen, n, n);
+        sequences.set(unseenSequence, unseen);
+      });
       return numbers;
     });
   }
@@ -57,18 +62,18 @@ export class MhFolder {
   async removeMessages(numbers: readonly number[]): Promise<void> {
     if (numbers.length === 0) return;
     await this.withLock(() => {
-      this.writeHighWater(Math.max(this.readHighWater(), ...numbers));
-      for (const n of numbers) fs.rmSync(this.messagePath(n), { force: true });
+      this.updateHighWater((highest) => Math.max(highest, ...numbers));
+      for (const n of numbers) removeIfPresent(this.messagePath(n));
       const gone = new Set(numbers);
-      const sequences = this.readSequences();
-      for (const [name, ranges] of sequences) {
-        let kept: Ranges = [];
-        for (const [first, last] of ranges) {
-          for (let n = first; n <= last; n++) if (!gone.has(n)) kept = addRange(kept, n, n);
+      this.updateSequences((sequences) => {
+        for (const [name, ranges] of sequences) {
+          let kept: Ranges = [];
+          for (const [first, last] of ranges) {
+            for (let n = first; n <= last; n++) if (!gone.has(n)) kept = addRange(kept, n, n);
+          }
+          sequences.set(name, kept);
         }
-        sequences.set(name, kept);
-      }
-      this.writeSequences(sequences);
+      });
     });
   }
 
@@ -104,35 +109,24 @@ export class MhFolder {
     }
   }
 
-  private readHighWater(): number {
-    try {
-      const recorded = Number.parseInt(fs.readFileSync(path.join(this.dir, highWaterFile), 'ascii'), 10);
-      if (Number.isSafeInteger(recorded) && recorded >= 0) return recorded;
-    } catch (error) {
-      if (!isCode(error, 'ENOENT')) throw error;
-    }
-    // A folder made by another tool (or by the origin Python server) has no mark yet.
-    const present = this.list();
-    return present.length === 0 ? 0 : present[present.length - 1]!;
-  }
-
-  /** Fixed width and never truncated: the number only grows, so it overwrites in place (see `overwrite`). */
-  private writeHighWater(n: number): void {
-    overwrite(path.join(this.dir, highWaterFile), `${n}\n`.padEnd(highWaterWidth));
-  }
-
-  private readSequences(): Sequences {
-    try {
-      return parseSequences(fs.readFileSync(path.join(this.dir, sequencesFile), 'utf8'));
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return new Map();
-      throw error;
-    }
+  /** Hands `change` the highest number ever given out here and records what it returns. */
+  private updateHighWater(change: (highest: number) => number): void {
+    updateInPlace(path.join(this.dir, highWaterFile), (recorded) => {
+      const parsed = recorded === undefined ? Number.NaN : Number.parseInt(recorded, 10);
+      // A folder made by another tool (or by the origin Python server) has no mark yet.
+      const highest = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : (this.list().at(-1) ?? 0);
+      // Fixed width: the number only grows, so the file never needs truncating.
+      return `${change(highest)}\n`.padEnd(highWaterWidth);
+    });
   }
 
   /** Rewritten in place under the lock, as nmh and `mailbox.MH.set_sequences` do. */
-  private writeSequences(sequences: Sequences): void {
-    overwrite(path.join(this.dir, sequencesFile), formatSequences(sequences));
+  private updateSequences(change: (sequences: Sequences) => void): void {
+    updateInPlace(path.join(this.dir, sequencesFile), (text) => {
+      const sequences = parseSequences(text ?? '');
+      change(sequences);
+      return formatSequences(sequences);
+    });
   }
 
   private async withLock<T>(critical: () => T): Promise<T> {
@@ -140,9 +134,15 @@ export class MhFolder {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        fs.closeSync(fs.openSync(lock, 'wx', 0o640));
+        // A link, not a new file: creating and deleting an inode per delivery is what costs most
+        // on ext4 (a create after a delete waits for the journal), while a link is cheap.
+        fs.linkSync(this.lockToken, lock);
         break;
       } catch (error) {
+        if (isCode(error, 'ENOENT') && !fs.existsSync(this.lockToken)) {
+          createLockToken(this.lockToken);
+          continue;
+        }
         if (!isCode(error, 'EEXIST')) throw error;
       }
       if (this.breakStaleLock(lock)) continue;
@@ -152,14 +152,18 @@ export class MhFolder {
     try {
       return critical();
     } finally {
-      fs.rmSync(lock, { force: true });
+      removeIfPresent(lock);
     }
   }
 
+  /** A lock naming a process that is gone, or one untouched for long (Python's are empty), is stale. */
   private breakStaleLock(lock: string): boolean {
     try {
-      if (Date.now() - fs.statSync(lock).mtimeMs < staleLockMs) return false;
-      fs.rmSync(lock, { force: true });
+      const holder = Number.parseInt(fs.readFileSync(lock, 'ascii'), 10);
+      const { mtimeMs } = fs.statSync(lock);
+      const abandoned = Number.isSafeInteger(holder) ? !processRunning(holder) : Date.now() - mtimeMs > staleLockMs;
+      if (!abandoned) return false;
+      removeIfPresent(lock);
       return true;
     } catch (error) {
       if (isCode(error, 'ENOENT')) return true;
@@ -169,18 +173,50 @@ export class MhFolder {
 }
 
 /**
- * Replaces a small file's content without truncating it to zero or renaming over it: on file
- * systems mounted with `discard` (common on cloud VMs) each freed block costs ~0.2 ms, which
- * for two such files per delivery was most of the cost of storing a message.
+ * Reads a small file (undefined when missing or empty) and replaces its content with what
+ * `change` returns, through one descriptor. In place, never truncated to zero nor renamed
+ * over: on file systems mounted with `discard` (common on cloud VMs) each freed block costs
+ * ~0.2 ms, which for two such files per delivery was most of the cost of storing a message.
  */
-function overwrite(file: string, content: string): void {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o640);
+function updateInPlace(file: string, change: (current: string | undefined) => string): void {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o640);
   try {
-    const bytes = Buffer.from(content);
-    fs.writeSync(fd, bytes, 0, bytes.length, 0);
-    if (fs.fstatSync(fd).size > bytes.length) fs.ftruncateSync(fd, bytes.length);
+    const size = fs.fstatSync(fd).size;
+    const current = Buffer.allocUnsafe(size);
+    for (let read = 0; read < size; ) {
+      const got = fs.readSync(fd, current, read, size - read, read);
+      if (got === 0) break;
+      read += got;
+    }
+    const next = Buffer.from(change(size === 0 ? undefined : current.toString('utf8')));
+    fs.writeSync(fd, next, 0, next.length, 0);
+    if (size > next.length) fs.ftruncateSync(fd, next.length);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** unlink, where a file already gone is fine (cheaper than rmSync's stat first). */
+export function removeIfPresent(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (error) {
+    if (!isCode(error, 'ENOENT')) throw error;
+  }
+}
+
+/** Creates this process's lock token: a file holding our pid, so others can tell a stale lock. */
+export function createLockToken(file: string): void {
+  fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o640 });
+}
+
+export function processRunning(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isCode(error, 'EPERM');
   }
 }
 

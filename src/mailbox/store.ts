@@ -4,7 +4,8 @@
  * stored message for the readers (IMAP, POP3, web, test waiters).
  *
  * Layout: MAIL_DIR/<domain>/<local-part>/<N>, plus MAIL_DIR/.tmp/ for files being written
- * (same file system, so a finished file is linked into its folder, never copied).
+ * (same file system, so a finished file is linked into its folder, never copied), and
+ * MAIL_DIR/.locks/<pid>, the file this process links in as a folder's dot-lock.
  */
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -12,7 +13,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
-import { isCode, MhFolder } from './mh-folder.js';
+import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent } from './mh-folder.js';
 import { traceHeader, type Trace } from './trace.js';
 
 export interface Envelope {
@@ -40,9 +41,16 @@ export interface StoreEvents {
 /** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
 const spillThreshold = 1024 * 1024;
 const tempDirName = '.tmp';
+/** One lock token per running process, named by its pid. */
+const lockDirName = '.locks';
 
 export class MailStore extends EventEmitter<StoreEvents> {
   private readonly tempDir: string;
+  private readonly lockDir: string;
+  /** Linked into a folder as its `.mh_sequences.lock` while we hold it. */
+  private readonly lockToken: string;
+  /** Folders this process made or found, so delivery skips the mkdir. */
+  private readonly madeFolders = new Set<string>();
   private tempCounter = 0;
 
   private constructor(
@@ -53,6 +61,8 @@ export class MailStore extends EventEmitter<StoreEvents> {
   ) {
     super();
     this.tempDir = path.join(mailDir, tempDirName);
+    this.lockDir = path.join(mailDir, lockDirName);
+    this.lockToken = path.join(this.lockDir, String(process.pid));
   }
 
   /** Creates MAIL_DIR if needed and clears temp files left by crashed processes. */
@@ -63,8 +73,11 @@ export class MailStore extends EventEmitter<StoreEvents> {
       log.info(`Created mail directory ${mailDir}`);
     }
     const store = new MailStore(absolute, mailDir, log);
-    await fs.promises.mkdir(store.tempDir, { recursive: true, mode: 0o750 });
-    await store.removeStaleTempFiles();
+    for (const dir of [store.tempDir, store.lockDir]) {
+      await fs.promises.mkdir(dir, { recursive: true, mode: 0o750 });
+      await store.removeFilesOfDeadProcesses(dir);
+    }
+    createLockToken(store.lockToken);
     return store;
   }
 
@@ -100,15 +113,17 @@ export class MailStore extends EventEmitter<StoreEvents> {
       const to = envelope.to.map((r) => r.address);
       const stored: StoredMessage[] = [];
       for (const { recipient, temp, size } of copies) {
-        const [number] = await this.folder(recipient).addMessages([temp]);
-        stored.push({ mailbox: recipient.address, number: number!, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt });
-        this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(number))}`);
+        const number = await this.addToFolder(recipient, temp);
+        stored.push({ mailbox: recipient.address, number, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt });
+        if (this.log.enabled('info')) {
+          this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(number))}`);
+        }
       }
       for (const message of stored) this.emit('delivered', message);
       return stored;
     } finally {
       incoming.discard();
-      for (const temp of temps) fs.rmSync(temp, { force: true });
+      for (const temp of temps) removeIfPresent(temp);
     }
   }
 
@@ -157,14 +172,25 @@ export class MailStore extends EventEmitter<StoreEvents> {
   /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
   private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
     const check = this.check(mailbox);
-    return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox)), address: check.mailbox.address } : undefined;
+    return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox), this.lockToken), address: check.mailbox.address } : undefined;
   }
 
-  /** Made on every delivery rather than cached: a user may `rm -rf` a folder while we run. */
-  private folder(mailbox: MailboxName): MhFolder {
+  /** Links a finished temp file into the mailbox's folder, making the folder if needed. */
+  private async addToFolder(mailbox: MailboxName, temp: string): Promise<number> {
     const dir = this.folderPath(mailbox);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-    return new MhFolder(dir);
+    const folder = new MhFolder(dir, this.lockToken);
+    if (!this.madeFolders.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+      this.madeFolders.add(dir);
+    }
+    try {
+      return (await folder.addMessages([temp]))[0]!;
+    } catch (error) {
+      // A user may `rm -rf` a folder while we run: make it again, once.
+      if (!isCode(error, 'ENOENT') || fs.existsSync(dir)) throw error;
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+      return (await folder.addMessages([temp]))[0]!;
+    }
   }
 
   private folderPath(mailbox: MailboxName): string {
@@ -175,13 +201,13 @@ export class MailStore extends EventEmitter<StoreEvents> {
     return path.join(this.tempDir, `${process.pid}-${++this.tempCounter}`);
   }
 
-  /** Temp files are named `<pid>-<n>`: those of processes no longer running are leftovers. */
-  private async removeStaleTempFiles(): Promise<void> {
-    for (const name of await fs.promises.readdir(this.tempDir)) {
+  /** Temp files (`<pid>-<n>`) and lock tokens (`<pid>`) of processes no longer running are leftovers. */
+  private async removeFilesOfDeadProcesses(dir: string): Promise<void> {
+    for (const name of await fs.promises.readdir(dir)) {
       const pid = Number.parseInt(name, 10);
       if (pid === process.pid || !processRunning(pid)) {
-        await fs.promises.rm(path.join(this.tempDir, name), { force: true });
-        this.log.debug(`Removed stale temp file ${name}`);
+        await fs.promises.rm(path.join(dir, name), { force: true });
+        this.log.debug(`Removed ${path.basename(dir)}/${name}, left by a process no longer running`);
       }
     }
   }
@@ -193,16 +219,6 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   } catch (error) {
     if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return [];
     throw error;
-  }
-}
-
-function processRunning(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isCode(error, 'EPERM');
   }
 }
 

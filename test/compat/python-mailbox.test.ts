@@ -150,7 +150,7 @@ for (const client of clients) {
       const second: MailSpec = { from: 'ann@example.test', to: ['bob@example.test'], subject: `second from ${client}`, text: 'Just you.\r\n' };
       const sentSecond = await send(client, server, second);
 
-      assert.deepEqual((await readdir(server.mailDir)).sort(), ['.tmp', 'example.test', 'other.example']);
+      assert.deepEqual((await readdir(server.mailDir)).sort(), ['.locks', '.tmp', 'example.test', 'other.example']);
       const bob = await readMh(folderOf(server, 'bob@example.test'));
       assert.deepEqual(bob.keys, [1, 2]);
       assert.equal(bob.count, 2);

@@ -248,7 +248,8 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   }
 }
 
-type Body = { size: number } & ({ inMemory: Buffer } | { file: string });
+/** The body as received: the chunks themselves while small (no copy), else the temp file it streamed to. */
+type Body = { size: number } & ({ inMemory: readonly Buffer[] } | { file: string });
 
 async function writeCopy(temp: string, header: Buffer, body: Body): Promise<void> {
   if ('inMemory' in body) {
@@ -256,7 +257,7 @@ async function writeCopy(temp: string, header: Buffer, body: Body): Promise<void
     // loop keeps serving the other connections meanwhile (measured: 1.7x the rate with 10 senders).
     const file = await fs.promises.open(temp, 'wx', 0o640);
     try {
-      await file.writev([header, body.inMemory]);
+      await file.writev([header, ...body.inMemory]);
     } finally {
       await file.close();
     }
@@ -299,7 +300,7 @@ export class IncomingMessage extends EventEmitter<{ drain: []; error: [Error] }>
 
   /** Waits until every byte is written; the body as the store copies it. */
   async finish(): Promise<Body> {
-    if (!this.spill) return { size: this.size, inMemory: Buffer.concat(this.chunks, this.size) };
+    if (!this.spill) return { size: this.size, inMemory: this.chunks };
     const { stream, file } = this.spill;
     await new Promise<void>((resolve, reject) => {
       stream.once('error', reject);

@@ -11,7 +11,7 @@ import { parseMessage, type MessageMeta, type ParsedMessage } from './message.js
 import { compareMeta, messageKey, type MessageSource } from './source.js';
 
 /** Deliveries remembered before anyone lists (a CLI server may never be asked); older ones fall back to their trace lines. */
-const maxRemembered = 100_000;
+const maxRemembered = 10_000;
 /** Parsed messages kept, by their raw size; the least recently used go first. */
 const maxCachedBytes = 64 * 1024 * 1024;
 

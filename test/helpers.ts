@@ -59,6 +59,8 @@ export class RawSmtp {
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
+    // Each line goes out when written, as a real client's would (else Nagle holds back the final ".").
+    socket.setNoDelay(true);
     socket.setEncoding('utf8');
     socket.on('data', (text: string) => {
       this.buffer += text;

@@ -7,7 +7,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import * as path from 'node:path';
 import { flushDisks } from '../lib/children.js';
-import { SmtpClient } from '../lib/smtp-client.js';
+import { RawSmtp } from '../../test/helpers.js';
 import { count, median, ms, percentile } from '../lib/stats.js';
 import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
 import { verifyMailDir } from '../lib/verify.js';
@@ -18,6 +18,13 @@ const domain = 'bench.test';
 function body(bytes: number): string {
   const line = 'X'.repeat(78);
   return Array.from({ length: Math.max(1, Math.round(bytes / 80)) }, () => line).join('\r\n');
+}
+
+/** The reply, or an error naming what came instead of `code`. */
+async function expectReply(reply: Promise<string>, code: number): Promise<string> {
+  const text = await reply;
+  if (!text.startsWith(String(code))) throw new Error(`expected ${code}, got "${text}"`);
+  return text;
 }
 
 export function latencyCase(options: { id: string; messages: number; bodyBytes: number; targetP50Ms: number }): BenchCase {
@@ -39,36 +46,38 @@ export function latencyCase(options: { id: string; messages: number; bodyBytes: 
         const latencies: number[] = [];
         /** Final "." to the 250 reply: the delivery alone, without the waiter. */
         const replyTimes: number[] = [];
-        let client: SmtpClient | undefined;
+        let client: RawSmtp | undefined;
         try {
-          client = await SmtpClient.connect(mail.smtpPort);
-          await client.command(`EHLO client.${domain}`, 250);
+          client = await RawSmtp.connect(mail.smtpPort);
+          await expectReply(client.reply(), 220);
+          await expectReply(client.command(`EHLO client.${domain}`), 250);
           for (let i = 1; i <= options.messages; i++) {
             const local = `latency-${i}`;
             const address = `${local}@${domain}`;
             const subject = `latency ${run}.${i}`;
-            await client.command(`MAIL FROM:<sender@${domain}>`, 250);
-            await client.command(`RCPT TO:<${address}>`, 250);
-            await client.command('DATA', 354);
-            client.write(`From: <sender@${domain}>\r\nTo: <${address}>\r\nSubject: ${subject}\r\nMessage-ID: <${run}.${i}@${domain}>\r\n\r\n${text}`);
+            await expectReply(client.command(`MAIL FROM:<sender@${domain}>`), 250);
+            await expectReply(client.command(`RCPT TO:<${address}>`), 250);
+            await expectReply(client.command('DATA'), 354);
+            client.send(Buffer.from(`From: <sender@${domain}>\r\nTo: <${address}>\r\nSubject: ${subject}\r\nMessage-ID: <${run}.${i}@${domain}>\r\n\r\n${text}`));
             let resolvedAt = 0;
             const sentAt = performance.now();
-            client.write('\r\n.\r\n');
+            client.send(Buffer.from('\r\n.\r\n'));
             const waited = mail.waitForMessage({ to: address }, { timeout: 10_000 }).then((message) => {
               resolvedAt = performance.now();
               return message;
             });
-            const replied = client.reply(250).then(() => replyTimes.push(performance.now() - sentAt));
+            const replied = expectReply(client.reply(), 250).then(() => replyTimes.push(performance.now() - sentAt));
             const [message] = await Promise.all([waited, replied]);
             if (message.subject !== subject) throw new Error(`waitForMessage({ to: ${address} }) returned "${message.subject}", expected "${subject}"`);
             latencies.push(resolvedAt - sentAt);
           }
-          await client.quit();
+          await expectReply(client.command('QUIT'), 221);
+          client.close();
           client = undefined;
           const expected = new Map(Array.from({ length: options.messages }, (_, i) => [`latency-${i + 1}`, 1] as const));
           verifyMailDir(mailDir, { domain, mailboxes: expected, minBytes: text.length, maxBytes: text.length + 4096 });
         } finally {
-          client?.destroy();
+          client?.close();
           await mail.close();
         }
         const p50 = percentile(latencies, 50);

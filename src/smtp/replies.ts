@@ -29,7 +29,7 @@ export const reply = {
   badAddress: (what: string) => `501 5.1.7 Bad address syntax: ${what}`,
   authCancelled: '501 5.0.0 Authentication cancelled',
   authBadEncoding: '501 5.5.2 Cannot decode the response (base64 expected)',
-  notImplemented: (verb: string) => `502 5.5.1 ${verb} not implemented`,
+  unsupported: (verb: string) => `502 5.5.1 ${verb} not supported`,
   badSequence: (what: string) => `503 5.5.1 ${what}`,
   unknownMechanism: '504 5.5.4 Unrecognized authentication mechanism; use PLAIN, LOGIN or CRAM-MD5',
   tooBig: (max: number) => `552 5.3.4 Message too big (at most ${max} octets)`,

@@ -1,5 +1,6 @@
 /** Shared by the tests: real servers on free ports with their own temp MAIL_DIRs, and real clients. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -21,8 +22,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** This test process's scratch folder, removed when the process exits: runs leave no litter. */
+let scratch: string | undefined;
+
 export async function tempDir(prefix = 'tms-test-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
+  if (scratch === undefined) {
+    const root = mkdtempSync(path.join(os.tmpdir(), `tms-run-${process.pid}-`));
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    scratch = root;
+  }
+  return mkdtemp(path.join(scratch, prefix));
 }
 
 /** A library server on a free port, with its own MAIL_DIR (kept after close, so tests can still look). */

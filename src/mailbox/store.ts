@@ -112,7 +112,12 @@ export class MailStore extends EventEmitter<StoreEvents> {
         copies.push({ recipient, temp, size: header.length + body.size });
       }
       const to = envelope.to.map((r) => r.address);
-      const numbers = await Promise.all(copies.map(({ recipient, temp }) => this.addToFolder(recipient, temp)));
+      // Settled, not all: the temp files must outlive every link attempt, failed or not.
+      const linked = await Promise.allSettled(copies.map(({ recipient, temp }) => this.addToFolder(recipient, temp)));
+      const numbers = linked.map((result) => {
+        if (result.status === 'rejected') throw result.reason;
+        return result.value;
+      });
       const stored = copies.map(({ recipient, size }, i): StoredMessage => {
         const number = numbers[i]!;
         if (this.log.enabled('info')) {

@@ -103,7 +103,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     try {
       const body = await incoming.finish();
       // Every copy is written before any is linked: a failure (disk full) then stores nothing.
-      const copies = [];
+      const copies: Array<{ recipient: MailboxName; temp: string; size: number }> = [];
       for (const recipient of envelope.to) {
         const header = traceHeader(trace, envelope.from, recipient.address);
         const temp = this.tempPath();
@@ -114,18 +114,19 @@ export class MailStore extends EventEmitter<StoreEvents> {
       const to = envelope.to.map((r) => r.address);
       // Settled, not all: the temp files must outlive every link attempt, failed or not.
       const linked = await Promise.allSettled(copies.map(({ recipient, temp }) => this.addToFolder(recipient, temp)));
-      const numbers = linked.map((result) => {
-        if (result.status === 'rejected') throw result.reason;
-        return result.value;
-      });
-      const stored = copies.map(({ recipient, size }, i): StoredMessage => {
-        const number = numbers[i]!;
+      const stored: StoredMessage[] = [];
+      linked.forEach((result, i) => {
+        if (result.status === 'rejected') return;
+        const { recipient, size } = copies[i]!;
         if (this.log.enabled('info')) {
-          this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(number))}`);
+          this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(result.value))}`);
         }
-        return { mailbox: recipient.address, number, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt };
+        stored.push({ mailbox: recipient.address, number: result.value, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt });
       });
+      // Copies that did land are announced even when another failed: they are on disk.
       for (const message of stored) this.emit('delivered', message);
+      const failed = linked.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
       return stored;
     } finally {
       incoming.discard();

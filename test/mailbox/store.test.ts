@@ -187,3 +187,15 @@ test('a folder removed while the server runs is made again, and its numbering st
   assert.equal(stored!.number, 1);
   assert.deepEqual(store.list('bob@x.test'), [1]);
 });
+
+test('when one recipient cannot be stored, the delivery fails, yet the copies that landed are announced', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  // A file where a domain folder should be: that recipient's folder cannot be made.
+  await writeFile(path.join(store.mailDir, 'blocked.test'), 'not a folder');
+  const announced: string[] = [];
+  store.on('delivered', (message) => announced.push(`${message.mailbox}/${message.number}`));
+  await assert.rejects(deliver(store, ['ok@x.test', 'y@blocked.test']), /ENOTDIR|EEXIST/);
+  assert.deepEqual(announced, ['ok@x.test/1']);
+  assert.deepEqual(store.list('ok@x.test'), [1]);
+  assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
+});

@@ -396,7 +396,7 @@ export class SmtpSession {
       body.discard();
       return;
     }
-    if (!body.write(chunk)) {
+    if (!body.write(chunk) && !this.socket.isPaused()) {
       // The temp file is behind: stop reading the socket until it catches up.
       this.socket.pause();
       body.once('drain', () => this.socket.resume());

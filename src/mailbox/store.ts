@@ -326,5 +326,7 @@ export class IncomingMessage extends EventEmitter<{ drain: []; error: [Error] }>
     stream.removeAllListeners('error').on('error', () => {});
     if (stream.closed) remove();
     else stream.once('close', remove).destroy();
+    // Nothing is behind any more: whoever waits to send more (a paused socket) may go on.
+    this.emit('drain');
   }
 }

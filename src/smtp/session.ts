@@ -308,7 +308,7 @@ export class SmtpSession {
   }
 
   quit(): void {
-    this.end(reply.closing(this.settings.serverName));
+    this.end(reply.closing(this.settings.serverName), true);
   }
 
   send(line: string): void {
@@ -467,15 +467,22 @@ export class SmtpSession {
     this.socket.write(text);
   }
 
-  private end(last: string): void {
+  /**
+   * Sends the last reply and closes. After QUIT the conversation is over: the socket is let go
+   * as soon as the reply is out, not when the client's close arrives (often a reset, costly to
+   * report). Otherwise the client may still be sending, and gets a moment to read the reply.
+   */
+  private end(last: string, conversationOver = false): void {
     if (this.mode === 'closed') return;
     this.send(last);
     this.flush();
     this.mode = 'closed';
     this.abortTransaction();
-    this.socket.end();
+    const socket = this.socket;
+    socket.end();
+    if (conversationOver) socket.once('finish', () => socket.destroy());
     // A client that never reads its last reply must not hold the socket open.
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    else setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
 

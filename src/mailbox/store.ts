@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
-import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent } from './mh-folder.js';
+import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
 import { traceHeader, type Trace } from './trace.js';
 
 export interface Envelope {
@@ -56,6 +56,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
   private readonly madeFolders = new Set<string>();
   private readonly pendingLinks = new Map<string, Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>>();
   private tempCounter = 0;
+  private readonly smallFiles = new SmallFiles();
   /** See `writeCopy`. */
   private asynchronousWritesUntil = 0;
 
@@ -85,6 +86,11 @@ export class MailStore extends EventEmitter<StoreEvents> {
     }
     createLockToken(store.lockToken);
     return store;
+  }
+
+  /** Closes the files kept open between deliveries; the store must not be used afterwards. */
+  close(): void {
+    this.smallFiles.closeAll();
   }
 
   /** The mailbox an envelope recipient maps to, or why it is refused. */
@@ -218,7 +224,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
   /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
   private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
     const check = this.check(mailbox);
-    return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox), this.lockToken), address: check.mailbox.address } : undefined;
+    return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox), this.lockToken, this.smallFiles), address: check.mailbox.address } : undefined;
   }
 
   /**
@@ -243,7 +249,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     const batch = this.pendingLinks.get(dir)!;
     this.pendingLinks.delete(dir);
     const temps = batch.map((entry) => entry.temp);
-    const folder = new MhFolder(dir, this.lockToken);
+    const folder = new MhFolder(dir, this.lockToken, this.smallFiles);
     try {
       if (!this.madeFolders.has(dir)) {
         fs.mkdirSync(dir, { recursive: true, mode: 0o750 });

@@ -213,3 +213,20 @@ test('copies are the same whether written synchronously or, after a slow create,
   assert.equal(strip(viaSync), strip(viaAsync));
   assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
 });
+
+test('sequences changed by mailbox.MH between deliveries are kept; a .mh_sequences deleted meanwhile is made anew', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['bob@x.test']);
+  await deliver(store, ['bob@x.test']);
+  const folder = path.join(store.mailDir, 'x.test', 'bob');
+  const sequencesFile = path.join(folder, '.mh_sequences');
+  // The user reads message 1 and flags message 2 with Python, as a mail client would.
+  await python('import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.set_sequences({"unseen": [2], "flagged": [2]})', [folder]);
+  await deliver(store, ['bob@x.test']);
+  assert.equal(await readFile(sequencesFile, 'utf8'), 'unseen: 2-3\nflagged: 2\n');
+  const { rm } = await import('node:fs/promises');
+  await rm(sequencesFile);
+  await deliver(store, ['bob@x.test']);
+  assert.equal(await readFile(sequencesFile, 'utf8'), 'unseen: 4\n');
+  store.close();
+});

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addRange, formatSequences, parseSequences, type Ranges, type Sequences } from './sequences.js';
+import { addRange, formatSequences, parseSequences, removeNumbers, type Sequences } from './sequences.js';
 
 const sequencesFile = '.mh_sequences';
 const lockFile = '.mh_sequences.lock';
@@ -23,7 +23,7 @@ const highWaterWidth = 24;
 const staleLockMs = 30_000;
 const lockWaitLimitMs = 10_000;
 
-export const unseenSequence = 'unseen';
+const unseenSequence = 'unseen';
 
 export class MhFolder {
   /**
@@ -66,17 +66,11 @@ export class MhFolder {
   async removeMessages(numbers: readonly number[]): Promise<void> {
     if (numbers.length === 0) return;
     await this.withLock(() => {
-      this.updateHighWater((highest) => Math.max(highest, ...numbers));
+      // reduce, not Math.max(...numbers): emptying a big folder passes more numbers than a call takes arguments.
+      this.updateHighWater((highest) => numbers.reduce((max, n) => Math.max(max, n), highest));
       for (const n of numbers) removeIfPresent(this.messagePath(n));
-      const gone = new Set(numbers);
       this.updateSequences((sequences) => {
-        for (const [name, ranges] of sequences) {
-          let kept: Ranges = [];
-          for (const [first, last] of ranges) {
-            for (let n = first; n <= last; n++) if (!gone.has(n)) kept = addRange(kept, n, n);
-          }
-          sequences.set(name, kept);
-        }
+        for (const [name, ranges] of sequences) sequences.set(name, removeNumbers(ranges, numbers));
       });
     });
   }
@@ -262,7 +256,7 @@ export function processRunning(pid: number): boolean {
   }
 }
 
-export function isMessageName(name: string): boolean {
+function isMessageName(name: string): boolean {
   return /^[1-9][0-9]*$/.test(name);
 }
 

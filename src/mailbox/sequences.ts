@@ -60,3 +60,18 @@ export function addRange(ranges: Ranges, first: number, last: number): Ranges {
   return merged;
 }
 
+/** The ranges without the given numbers, splitting ranges rather than listing every number. */
+export function removeNumbers(ranges: Ranges, gone: readonly number[]): Ranges {
+  const sortedGone = [...new Set(gone)].sort((a, b) => a - b);
+  const kept: Ranges = [];
+  for (const [first, last] of ranges) {
+    let start = first;
+    for (const n of sortedGone) {
+      if (n < start || n > last) continue;
+      if (n > start) kept.push([start, n - 1]);
+      start = n + 1;
+    }
+    if (start <= last) kept.push([start, last]);
+  }
+  return kept;
+}

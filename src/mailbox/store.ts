@@ -224,7 +224,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
   /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
   private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
     const check = this.check(mailbox);
-    return check.ok ? { folder: new MhFolder(this.folderPath(check.mailbox), this.lockToken, this.smallFiles), address: check.mailbox.address } : undefined;
+    return check.ok ? { folder: this.folderAt(this.folderPath(check.mailbox)), address: check.mailbox.address } : undefined;
   }
 
   /**
@@ -249,7 +249,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     const batch = this.pendingLinks.get(dir)!;
     this.pendingLinks.delete(dir);
     const temps = batch.map((entry) => entry.temp);
-    const folder = new MhFolder(dir, this.lockToken, this.smallFiles);
+    const folder = this.folderAt(dir);
     try {
       if (!this.madeFolders.has(dir)) {
         fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
@@ -268,6 +268,10 @@ export class MailStore extends EventEmitter<StoreEvents> {
     } catch (error) {
       for (const entry of batch) entry.reject(error as Error);
     }
+  }
+
+  private folderAt(dir: string): MhFolder {
+    return new MhFolder(dir, this.lockToken, this.smallFiles);
   }
 
   private folderPath(mailbox: MailboxName): string {

@@ -31,7 +31,7 @@ const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** `Tue, 24 Nov 2026 09:05:03 +0000`: in UTC, so stored mail does not depend on the machine's zone. */
-export function rfc5322Date(date: Date): string {
+function rfc5322Date(date: Date): string {
   const two = (n: number) => String(n).padStart(2, '0');
   return (
     `${days[date.getUTCDay()]}, ${date.getUTCDate()} ${months[date.getUTCMonth()]} ${date.getUTCFullYear()} ` +

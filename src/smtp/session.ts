@@ -8,10 +8,10 @@ import type { Socket } from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../log.js';
 import type { MailboxName } from '../mailbox/address.js';
-import { parsePath } from '../mailbox/address.js';
 import type { IncomingMessage, MailStore } from '../mailbox/store.js';
 import { decodeBase64, mechanisms, startAuth, type AuthExchange } from './auth.js';
 import { SmtpInput } from './input.js';
+import { parsePath } from './path.js';
 import { multiline, reply } from './replies.js';
 
 export interface SessionSettings {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import type { MailboxName } from '../../src/mailbox/address.js';
 import { MailStore, type StoredMessage } from '../../src/mailbox/store.js';
-import { addRange, formatSequences, parseSequences } from '../../src/mailbox/sequences.js';
+import { addRange, formatSequences, parseSequences, removeNumbers } from '../../src/mailbox/sequences.js';
 import type { Trace } from '../../src/mailbox/trace.js';
 import { python, tempDir } from '../helpers.js';
 
@@ -34,6 +34,7 @@ test('sequences: ranges parse, merge and print as nmh and mailbox.MH write them'
   assert.deepEqual(addRange([[1, 2]], 3, 3), [[1, 3]]);
   assert.deepEqual(addRange([[5, 6]], 1, 1), [[1, 1], [5, 6]]);
   assert.equal(formatSequences(parsed), 'unseen: 1-5 7-8\ncur: 4\nflagged: 9-11\n');
+  assert.deepEqual(removeNumbers([[1, 10], [12, 12]], [10, 3, 4, 12, 40]), [[1, 2], [5, 9]]);
 });
 
 test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and sequences', async () => {

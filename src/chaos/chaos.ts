@@ -4,8 +4,8 @@
  * probability, and has times left) decides what happens, and only it is counted.
  */
 import type { Logger } from '../log.js';
-import type { Gate, GateAction, Phase } from '../smtp/session.js';
-import { compilePattern, formatChaosRule, parseChaosRule, validateChaosRule, type ChaosPhase, type ChaosRule } from './rule.js';
+import type { Gate, GateAction } from '../smtp/gate.js';
+import { compilePattern, formatChaosRule, parseChaosRule, validateChaosRule, type ChaosRule } from './rule.js';
 
 /** One rule as `list()` shows it. Everything but `rule` is plain JSON. */
 export interface ChaosEntry {
@@ -33,10 +33,6 @@ interface ActiveRule {
   readonly to: ((address: string) => boolean) | undefined;
   fired: number;
 }
-
-// Every session phase has a rule phase and the other way round; the compiler checks both.
-const samePhases: [Phase extends ChaosPhase ? true : never, ChaosPhase extends Phase ? true : never] = [true, true];
-void samePhases;
 
 export class Chaos {
   private rules: ActiveRule[] = [];

@@ -11,8 +11,11 @@
  * `reply=` takes the rest of the line, so it comes last.
  */
 
-export const chaosPhases = ['connect', 'helo', 'mail', 'rcpt', 'data'] as const;
-export type ChaosPhase = (typeof chaosPhases)[number];
+import { smtpPhases, type Phase } from '../smtp/gate.js';
+
+/** The SMTP session's own phases: a rule can name exactly those. */
+export const chaosPhases = smtpPhases;
+export type ChaosPhase = Phase;
 
 /**
  * A glob string (`bounce@*`, `?@example.test`; matched case-insensitively against the whole

@@ -8,7 +8,8 @@ import { listen } from '../listen.js';
 import type { Logger } from '../log.js';
 import type { MailStore } from '../mailbox/store.js';
 import type { TlsCredentials } from '../tls.js';
-import { SmtpSession, type Gate, type SessionSettings } from './session.js';
+import type { Gate } from './gate.js';
+import { SmtpSession, type SessionSettings } from './session.js';
 
 export interface SmtpServerOptions {
   readonly store: MailStore;

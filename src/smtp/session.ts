@@ -11,6 +11,7 @@ import type { MailboxName } from '../mailbox/address.js';
 import type { IncomingMessage, MailStore } from '../mailbox/store.js';
 import { decodeBase64, mechanisms, startAuth, type AuthExchange } from './auth.js';
 import { SmtpInput } from './input.js';
+import type { Gate, Phase } from './gate.js';
 import { parsePath } from './path.js';
 import { multiline, reply } from './replies.js';
 
@@ -26,18 +27,6 @@ export interface SessionSettings {
   /** Consulted at each phase; lets fault injection replace a reply, delay, or hang up. */
   readonly gate: Gate | undefined;
 }
-
-export type Phase = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data';
-
-/** What a gate does instead of (or before) the normal reply. */
-export interface GateAction {
-  readonly delayMs?: number;
-  readonly disconnect?: boolean;
-  readonly reply?: { readonly code: number; readonly text: string };
-}
-
-/** `to` is the recipient at RCPT, and every recipient at DATA. */
-export type Gate = (phase: Phase, context: { readonly from?: string; readonly to?: readonly string[] }) => GateAction | undefined;
 
 /** Longest command line accepted; RFC 5321 asks for 512, AUTH responses and parameters need more. */
 const maxLineLength = 4096;

@@ -124,9 +124,25 @@ export class RawSmtp {
     return this.reply();
   }
 
+  /** MAIL FROM and one RCPT TO per recipient, each of which must be accepted. */
+  async envelope(from: string, recipients: readonly string[]): Promise<void> {
+    expectCode(await this.command(`MAIL FROM:<${from}>`), 250);
+    for (const to of recipients) expectCode(await this.command(`RCPT TO:<${to}>`), 250);
+  }
+
+  /** The envelope, then DATA answered with 354: the message bytes come next. */
+  async startData(from: string, recipients: readonly string[]): Promise<void> {
+    await this.envelope(from, recipients);
+    expectCode(await this.command('DATA'), 354);
+  }
+
   close(): void {
     this.socket.destroy();
   }
+}
+
+function expectCode(reply: string, code: number): void {
+  if (!reply.startsWith(String(code))) throw new Error(`expected ${code}, got "${reply}"`);
 }
 
 /** Runs python3 with a script; resolves with stdout, rejects with stderr on a non-zero exit. */

@@ -23,9 +23,7 @@ test('npm pack gives a tarball that installs into an empty folder and runs as np
   const smtp = await RawSmtp.connect(port);
   await smtp.reply();
   await smtp.command('HELO app.test');
-  await smtp.command('MAIL FROM:<a@app.test>');
-  await smtp.command('RCPT TO:<b@app.test>');
-  await smtp.command('DATA');
+  await smtp.startData('a@app.test', ['b@app.test']);
   assert.match(await smtp.command('Subject: packed\r\n\r\nok\r\n.'), /^250 /);
   smtp.close();
   await cli.waitForLog(/b@app\.test -> mail\/app\.test\/b\/1/);

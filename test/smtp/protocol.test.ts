@@ -93,9 +93,7 @@ describe('SMTP protocol', () => {
   test('the null sender <> is accepted and recorded as Return-Path: <>', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<>');
-    await smtp.command('RCPT TO:<bounces@null.test>');
-    await smtp.command('DATA');
+    await smtp.startData('', ['bounces@null.test']);
     assert.match(await smtp.command('Subject: bounce\r\n\r\nx\r\n.'), /^250 /);
     const stored = await readFile(path.join(server.mailDir, 'null.test', 'bounces', '1'), 'utf8');
     assert.match(stored, /^Return-Path: <>\r\n/);
@@ -126,9 +124,7 @@ describe('SMTP protocol', () => {
   test('dot-stuffed lines are unstuffed; CRLF and lone dots inside lines are kept', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<a@dots.test>');
-    await smtp.command('RCPT TO:<d@dots.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@dots.test', ['d@dots.test']);
     smtp.send(Buffer.from('Subject: dots\r\n\r\n..leading dot\r\n...two dots\r\nmiddle . dot\r\n'));
     // The terminator split across writes exercises partial reads.
     for (const part of ['.', '\r', '\n']) smtp.send(Buffer.from(part));
@@ -141,8 +137,7 @@ describe('SMTP protocol', () => {
   test('BDAT chunks (CHUNKING) are stored byte for byte, without dot-unstuffing', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<a@bdat.test>');
-    await smtp.command('RCPT TO:<b@bdat.test>');
+    await smtp.envelope('a@bdat.test', ['b@bdat.test']);
     const first = Buffer.from('Subject: chunks\r\n\r\n..stays doubled\r\n');
     const second = Buffer.from('.\r\nend\r\n');
     smtp.send(Buffer.concat([Buffer.from(`BDAT ${first.length}\r\n`), first]));
@@ -161,8 +156,7 @@ describe('SMTP protocol', () => {
     smtp.send('BDAT 5 LAST\r\nxxxxxNOOP');
     assert.match(await smtp.reply(), /^503 5\.5\.1 /);
     assert.equal(await smtp.reply(), '250 2.0.0 OK');
-    await smtp.command('MAIL FROM:<a@bdat.test>');
-    await smtp.command('RCPT TO:<c@bdat.test>');
+    await smtp.envelope('a@bdat.test', ['c@bdat.test']);
     smtp.send(Buffer.from('BDAT 3\r\nabc'));
     assert.match(await smtp.reply(), /^250 /);
     assert.match(await smtp.command('DATA'), /^503 5\.5\.1 BDAT in progress/);
@@ -214,20 +208,15 @@ describe('SMTP protocol', () => {
   test('a message over the size limit gets 552 5.3.4, nothing is stored, and the connection stays usable', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<a@big.test>');
-    await smtp.command('RCPT TO:<b@big.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@big.test', ['b@big.test']);
     smtp.send(Buffer.from(`Subject: big\r\n\r\n${'x'.repeat(998)}\r\n`.repeat(12)));
     assert.equal(await smtp.command('.'), '552 5.3.4 Message too big (at most 10000 octets)');
     assert.equal(existsSync(path.join(server.mailDir, 'big.test')), false);
     // Same connection, BDAT over the limit in one chunk, then a small message that fits.
-    await smtp.command('MAIL FROM:<a@big.test>');
-    await smtp.command('RCPT TO:<b@big.test>');
+    await smtp.envelope('a@big.test', ['b@big.test']);
     smtp.send(Buffer.concat([Buffer.from('BDAT 12000 LAST\r\n'), Buffer.alloc(12000, 0x61)]));
     assert.match(await smtp.reply(), /^552 5\.3\.4 /);
-    await smtp.command('MAIL FROM:<a@big.test>');
-    await smtp.command('RCPT TO:<b@big.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@big.test', ['b@big.test']);
     assert.match(await smtp.command('Subject: small\r\n\r\nok\r\n.'), /^250 /);
     assert.deepEqual(await files(path.join(server.mailDir, 'big.test', 'b')), ['1']);
     assert.deepEqual(await readdir(path.join(server.mailDir, '.tmp')), []);
@@ -276,9 +265,7 @@ describe('SMTP protocol', () => {
   test('a client gone mid-DATA leaves nothing on disk', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<a@gone.test>');
-    await smtp.command('RCPT TO:<b@gone.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@gone.test', ['b@gone.test']);
     smtp.send(Buffer.from('Subject: half\r\n\r\nhalf a message'));
     smtp.socket.end();
     await smtp.closed;
@@ -297,9 +284,7 @@ test('the Received line names the HELO name, client IP, protocol, id and recipie
     const smtp = await RawSmtp.connect(server.smtpPort);
     await smtp.reply();
     await smtp.command('EHLO sender.test');
-    await smtp.command('MAIL FROM:<a@trace.test>');
-    await smtp.command('RCPT TO:<b@trace.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@trace.test', ['b@trace.test']);
     const id = /stored as (\S+)/.exec(await smtp.command('Subject: t\r\n\r\nt\r\n.'))![1]!;
     const stored = await readFile(path.join(server.mailDir, 'trace.test', 'b', '1'), 'utf8');
     const received = new RegExp(
@@ -334,13 +319,9 @@ test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, an
     const smtp = await RawSmtp.connect(server.smtpPort);
     await smtp.reply();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<a@ok.test>');
-    await smtp.command('RCPT TO:<x@blocked.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@ok.test', ['x@blocked.test']);
     assert.equal(await smtp.command('Subject: fail\r\n\r\nx\r\n.'), '451 4.3.0 Error storing the message, try again later');
-    await smtp.command('MAIL FROM:<a@ok.test>');
-    await smtp.command('RCPT TO:<x@ok.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@ok.test', ['x@ok.test']);
     assert.match(await smtp.command('Subject: fine\r\n\r\nx\r\n.'), /^250 /);
     assert.deepEqual(await allFiles(path.join(server.mailDir, '.tmp')), []);
     smtp.close();
@@ -355,9 +336,7 @@ test('a message over the limit that had already spilled to disk still gets 552, 
     const smtp = await RawSmtp.connect(server.smtpPort);
     await smtp.reply();
     await smtp.command('EHLO c');
-    await smtp.command('MAIL FROM:<a@spill.test>');
-    await smtp.command('RCPT TO:<b@spill.test>');
-    await smtp.command('DATA');
+    await smtp.startData('a@spill.test', ['b@spill.test']);
     const line = `${'y'.repeat(998)}\r\n`;
     // 6 MiB in lines that each start with a dot (many small chunks while the temp file is behind).
     for (let i = 0; i < 6 * 1024; i++) smtp.send(Buffer.from(`.${line}`));

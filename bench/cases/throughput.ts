@@ -78,6 +78,7 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
   return {
     id: spec.id,
     title,
+    diskBound: true,
     async run(ctx: BenchContext): Promise<ResultRow[]> {
       const args = sourceArgs(spec);
       const expected = expectedMail(spec);

@@ -27,6 +27,10 @@ export function ms(milliseconds: number): string {
   return milliseconds >= 100 ? `${Math.round(milliseconds)} ms` : `${milliseconds.toFixed(2)} ms`;
 }
 
+export function micros(microseconds: number): string {
+  return `${Math.round(microseconds)} µs`;
+}
+
 export function count(n: number): string {
   return n.toLocaleString('en-US');
 }

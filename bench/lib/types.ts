@@ -34,5 +34,7 @@ export interface BenchCase {
   readonly id: string;
   /** What the progress lines call it. */
   readonly title: string;
+  /** Its figures depend on how fast files can be created under tempRoot, so the bench checks that first. */
+  readonly diskBound?: boolean;
   run(ctx: BenchContext): Promise<ResultRow[]>;
 }

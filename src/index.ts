@@ -93,7 +93,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     await smtp.start();
   } catch (error) {
     await smtp.close(0);
-    store.close();
+    await store.close();
     if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     throw error;
   }
@@ -116,7 +116,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
       mailClient.close();
       await smtp.close();
       messageSource.close();
-      store.close();
+      await store.close();
       log.info('Stopped');
       if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     },

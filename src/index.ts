@@ -13,6 +13,7 @@ import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
 import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
+import { defaultMaxMessageSize } from './defaults.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -59,7 +60,6 @@ export interface TestMailServer extends MailClient {
   close(): Promise<void>;
 }
 
-export const defaultMaxMessageSize = 50 * 1024 * 1024;
 
 export async function startTestMailServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
   const log: Logger = createLogger(options.logLevel ?? 'warning', options.logWriter);
@@ -123,6 +123,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   };
 }
 
+export { defaultMaxMessageSize } from './defaults.js';
 export { PortInUseError } from './listen.js';
 export type { LogLevel } from './log.js';
 export type { StoredMessage, Envelope } from './mailbox/store.js';

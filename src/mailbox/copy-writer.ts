@@ -26,6 +26,11 @@ export interface DeliveryReply {
   readonly id: number;
   /** In the order of `DeliveryRequest.to`. */
   readonly results: readonly CopyResult[];
+  /**
+   * The request's body, moved back: the delivery thread allocates almost nothing, so its
+   * garbage collector seldom runs, and bodies left to it would pile up in memory.
+   */
+  readonly body: DeliveryRequest['body'];
 }
 
 /** Sent by the store once nothing is in flight: close the kept files and end the thread. */

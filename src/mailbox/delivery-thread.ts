@@ -4,9 +4,8 @@
  * a new one.
  */
 import { once } from 'node:events';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker.js';
 import { closeRequest, type CopyResult, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
 import type { DeliveryWorkerData } from './delivery-worker.js';
 
@@ -50,7 +49,7 @@ export class DeliveryThread {
   }
 
   private start(): Worker {
-    const worker = spawn(this.data);
+    const worker = startWorker(import.meta.url, 'delivery-worker', { workerData: this.data });
     let failure = new Error('the delivery thread stopped');
     worker.on('message', (reply: DeliveryReply) => {
       const entry = this.pending.get(reply.id);
@@ -79,16 +78,4 @@ export class DeliveryThread {
   private afterSettled(worker: Worker): void {
     if (this.pending.size === 0) worker.unref();
   }
-}
-
-function spawn(workerData: DeliveryWorkerData): Worker {
-  // None of the parent's flags: the thread needs none, and some break it (`--input-type` with a file).
-  const options = { workerData, execArgv: [] };
-  const entry = new URL(`./delivery-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  if (entry.pathname.endsWith('.js')) return new Worker(entry, options);
-  // The TypeScript sources run under tsx (the test suite): Node 20 does not hand loader hooks on
-  // to worker threads, so the thread registers tsx itself.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(bootstrap, { ...options, eval: true });
 }

@@ -21,5 +21,8 @@ port.on('message', (request: DeliveryRequest | typeof closeRequest) => {
     port.close();
     return;
   }
-  void writer.deliver(request).then((results) => port.postMessage({ id: request.id, results } satisfies DeliveryReply));
+  void writer.deliver(request).then((results) => {
+    const { id, body } = request;
+    port.postMessage({ id, results, body } satisfies DeliveryReply, body instanceof Uint8Array ? [body.buffer as ArrayBuffer] : []);
+  });
 });

@@ -4,7 +4,7 @@
  * Parsing is postal-mime's; this module only shapes its result and adds what it lacks
  * (links, envelope, MH identity).
  */
-import PostalMime, { type Address as PostalAddress, type Email } from 'postal-mime';
+import type { Address as PostalAddress, Email } from 'postal-mime';
 
 /** A parsed address: `name` is the decoded display name, '' when there is none. */
 export interface MailAddress {
@@ -92,6 +92,8 @@ export interface ParsedMessage extends MessageMeta {
 
 /** Parses a stored file. Without `meta` (a message we did not see arrive) it is read from the trace lines. */
 export async function parseMessage(raw: Buffer, mailbox: string, number: number, meta?: Omit<MessageMeta, 'mailbox' | 'number'>): Promise<ParsedMessage> {
+  // Loaded on first use: a server that is never asked to parse (the CLI) saves its memory.
+  const { default: PostalMime } = await import('postal-mime');
   const email = await PostalMime.parse(raw);
   const headers = collectHeaders(email);
   const text = withoutTrailingLineBreaks(email.text);

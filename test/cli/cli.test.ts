@@ -72,6 +72,16 @@ test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MA
   assert.ok(!cli.stderr.includes('DEBUG'));
 });
 
+test('SIGTERM as soon as the server thread logs (store open, maybe not yet listening): a clean stop, exit 0', async () => {
+  const mailDir = path.join(await tempDir(), 'fresh');
+  const cli = CliProcess.start([mailDir, '--smtp-port', '0']);
+  // Logged by the server thread as it opens the store, before it listens.
+  await cli.waitForLog(/INFO Created mail directory /);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+  assert.match(cli.stderr, /INFO SMTP listening on 127\.0\.0\.1:\d+\n(?:.*\n)*.*INFO Stopped\n$/);
+});
+
 test('MAIL_DIR defaults to ./mail; options also come from the environment', async () => {
   const cwd = await tempDir();
   const cli = CliProcess.start([], { TMS_SMTP_PORT: '0', TMS_HOST: '127.0.0.1' }, cwd);

@@ -13,8 +13,11 @@ import { flushDisks } from './children.js';
 
 export const probeFiles = 300;
 const probeContent = Buffer.alloc(2 * 1024, 'x');
-/** Creates cost 20-30 µs on this VM's disk normally, 250-700 µs in the slow state. */
-export const slowCreateMicros = 100;
+/**
+ * Creates cost 20-45 µs on this VM's disk normally and 250-700 µs in the slow state; at 60-80 µs
+ * the server already lost half its rate in (a) and (c), as the probe's clean blocks understate it.
+ */
+export const slowCreateMicros = 60;
 const reprobeMs = 5_000;
 
 /**

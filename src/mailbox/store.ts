@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
+import type { CopyResult } from './copy-writer.js';
 import { DeliveryThread } from './delivery-thread.js';
 import { folderPath, lockDirName, tempDirName } from './layout.js';
 import { createLockToken, isCode, MhFolder, processRunning, SmallFiles } from './mh-folder.js';
@@ -41,6 +42,8 @@ export interface StoreEvents {
   delivered: [StoredMessage];
   expunged: [{ readonly mailbox: string; readonly numbers: readonly number[] }];
 }
+
+type CopyFailure = Extract<CopyResult, { ok: false }>;
 
 /** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
 const spillThreshold = 1024 * 1024;
@@ -126,21 +129,22 @@ export class MailStore extends EventEmitter<StoreEvents> {
   private async deliverOn(thread: DeliveryThread, incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
     try {
       const body = await incoming.finish();
-      const results = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size) });
+      const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
+      const results = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
       const to = envelope.to.map((r) => r.address);
       const stored: StoredMessage[] = [];
       results.forEach((result, i) => {
         if (!result.ok) return;
         const recipient = envelope.to[i]!;
         if (this.log.enabled('info')) {
-          this.log.info(`${recipient.address} -> ${path.join(this.displayDir, recipient.domain, recipient.local, String(result.number))}`);
+          this.log.info(`${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(result.number))}`);
         }
         stored.push({ mailbox: recipient.address, number: result.number, envelope: { from: envelope.from, to }, size: result.size, receivedAt: trace.receivedAt });
       });
       // Copies that did land are announced even when another failed: they are on disk.
       for (const message of stored) this.emit('delivered', message);
-      const failed = results.find((result) => !result.ok);
-      if (failed && !failed.ok) throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
+      const failed = results.find((result): result is CopyFailure => !result.ok);
+      if (failed) throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
       return stored;
     } finally {
       incoming.discard();

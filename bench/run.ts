@@ -200,12 +200,14 @@ async function main(): Promise<void> {
   const disk = selected.some((c) => c.diskBound) ? await settleDisk(tempRoot, flags.tmp, flags.wait) : undefined;
   const caseProbes: string[] = [];
   for (const benchCase of selected) {
-    if (benchCase.diskBound) {
-      // Not waiting here: this only shows the state the case ran in.
-      const before = probeFileCreate(tempRoot);
-      caseProbes.push(`(${benchCase.id}) ${Math.round(before)}`);
-      ctx.progress(`(${benchCase.id}) file create in ${flags.tmp}: ${micros(before)} per file${before < slowCreateMicros ? '' : ' (slow)'}`);
-    }
+    // Not waiting here: the probes only show the state the case ran in, before and after, as the
+    // disk can turn slow during a case (its own writes keep freed inodes' blocks dirty, hence recent).
+    const probe = (when: string): number => {
+      const taken = probeFileCreate(tempRoot);
+      ctx.progress(`(${benchCase.id}) file create in ${flags.tmp} ${when}: ${micros(taken)} per file${taken < slowCreateMicros ? '' : ' (slow)'}`);
+      return taken;
+    };
+    const before = benchCase.diskBound ? probe('before') : undefined;
     const caseStarted = performance.now();
     try {
       rows.push(...(await benchCase.run(ctx)));
@@ -218,6 +220,7 @@ async function main(): Promise<void> {
       killAllChildren();
     }
     process.stderr.write(`  (${((performance.now() - caseStarted) / 1000).toFixed(1)} s)\n`);
+    if (before !== undefined) caseProbes.push(`(${benchCase.id}) ${Math.round(before)} -> ${Math.round(probe('after'))}`);
   }
   printTable(rows);
   const seconds = (performance.now() - started) / 1000;
@@ -228,7 +231,7 @@ async function main(): Promise<void> {
   );
   if (disk) {
     process.stdout.write(
-      `File create in ${flags.tmp}, µs per file: ${disk.summary}; before ${caseProbes.join(', ')} (${slowCreateMicros} or more: slow, figures unrepresentative).\n`,
+      `File create in ${flags.tmp}, µs per file: ${disk.summary}; before -> after each case ${caseProbes.join(', ')} (${slowCreateMicros} or more: slow, figures unrepresentative).\n`,
     );
   }
   if (failures.length > 0) {

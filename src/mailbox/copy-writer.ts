@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import type { MailboxName } from './address.js';
-import { folderPath } from './layout.js';
+import { folderPath, type TempNames } from './layout.js';
 import { isCode, MhFolder, removeIfPresent, SmallFiles } from './mh-folder.js';
 import { traceHeader, type Trace } from './trace.js';
 
@@ -33,6 +33,11 @@ export interface DeliveryReply {
   readonly body: DeliveryRequest['body'];
 }
 
+/** The transfer list that moves a request's body between threads instead of copying it. */
+export function bodyTransfer(body: DeliveryRequest['body']): ArrayBuffer[] {
+  return body instanceof Uint8Array ? [body.buffer as ArrayBuffer] : [];
+}
+
 /** Sent by the store once nothing is in flight: close the kept files and end the thread. */
 export const closeRequest = 'close';
 
@@ -43,12 +48,10 @@ export class CopyWriter {
   /** Folders made or found already, so a delivery skips the mkdir. */
   private readonly madeFolders = new Set<string>();
   private readonly pendingLinks = new Map<string, Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>>();
-  private tempCounter = 0;
-
-  /** `tempPrefix`: this writer's own name prefix in the temp folder, unique among live writers. */
   constructor(
     private readonly mailDir: string,
-    private readonly tempPrefix: string,
+    /** This writer's own names, apart from every other live writer's. */
+    private readonly tempNames: TempNames,
     private readonly lockToken: string,
   ) {}
 
@@ -60,7 +63,7 @@ export class CopyWriter {
       const sizes: number[] = [];
       for (const recipient of request.to) {
         const header = traceHeader(request.trace, request.from, recipient.address);
-        const temp = this.tempPrefix + ++this.tempCounter;
+        const temp = this.tempNames.next();
         temps.push(temp);
         sizes.push(header.length + writeCopy(temp, header, request.body));
       }

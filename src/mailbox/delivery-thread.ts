@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker.js';
-import { closeRequest, type CopyResult, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
+import { bodyTransfer, closeRequest, type CopyResult, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
 import type { DeliveryWorkerData } from './delivery-worker.js';
 
 interface Pending {
@@ -32,7 +32,7 @@ export class DeliveryThread {
       // Only a delivery in flight keeps the process alive; an idle thread never does.
       if (this.pending.size === 1) worker.ref();
       // The body is moved, not copied.
-      worker.postMessage({ ...request, id } satisfies DeliveryRequest, request.body instanceof Uint8Array ? [request.body.buffer as ArrayBuffer] : []);
+      worker.postMessage({ ...request, id } satisfies DeliveryRequest, bodyTransfer(request.body));
     });
   }
 

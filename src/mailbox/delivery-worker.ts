@@ -1,8 +1,7 @@
 /** Entry point of the store's delivery thread: a CopyWriter serving the store on the main thread. */
-import * as path from 'node:path';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { closeRequest, CopyWriter, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
-import { tempDirName } from './layout.js';
+import { bodyTransfer, closeRequest, CopyWriter, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
+import { TempNames } from './layout.js';
 
 export interface DeliveryWorkerData {
   readonly mailDir: string;
@@ -12,7 +11,7 @@ export interface DeliveryWorkerData {
 const port = parentPort!;
 const { mailDir, lockToken } = workerData as DeliveryWorkerData;
 // The thread id keeps our temp names apart from the main thread's and from an earlier delivery thread's.
-const writer = new CopyWriter(mailDir, path.join(mailDir, tempDirName, `${process.pid}-t${threadId}-`), lockToken);
+const writer = new CopyWriter(mailDir, new TempNames(mailDir, threadId), lockToken);
 
 port.on('message', (request: DeliveryRequest | typeof closeRequest) => {
   if (request === closeRequest) {
@@ -23,6 +22,6 @@ port.on('message', (request: DeliveryRequest | typeof closeRequest) => {
   }
   void writer.deliver(request).then((results) => {
     const { id, body } = request;
-    port.postMessage({ id, results, body } satisfies DeliveryReply, body instanceof Uint8Array ? [body.buffer as ArrayBuffer] : []);
+    port.postMessage({ id, results, body } satisfies DeliveryReply, bodyTransfer(body));
   });
 });

@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
 import type { CopyResult } from './copy-writer.js';
 import { DeliveryThread } from './delivery-thread.js';
-import { folderPath, lockDirName, tempDirName } from './layout.js';
+import { folderPath, lockDirName, tempDirName, TempNames } from './layout.js';
 import { createLockToken, isCode, MhFolder, processRunning, SmallFiles } from './mh-folder.js';
 import type { Trace } from './trace.js';
 
@@ -53,7 +53,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
   private readonly lockDir: string;
   /** Linked into a folder as its `.mh_sequences.lock` while we hold it. */
   private readonly lockToken: string;
-  private tempCounter = 0;
+  private readonly tempNames: TempNames;
   /** For removals, which stay on this thread. */
   private readonly smallFiles = new SmallFiles();
   private deliveryThread: DeliveryThread | undefined;
@@ -69,6 +69,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     this.tempDir = path.join(mailDir, tempDirName);
     this.lockDir = path.join(mailDir, lockDirName);
     this.lockToken = path.join(this.lockDir, String(process.pid));
+    this.tempNames = new TempNames(mailDir);
   }
 
   /** Creates MAIL_DIR if needed and clears temp files left by crashed processes. */
@@ -110,7 +111,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
 
   /** Starts receiving a message body; write it chunk by chunk, then `deliver` or `discard`. */
   receive(): IncomingMessage {
-    return new IncomingMessage(() => this.tempPath());
+    return new IncomingMessage(() => this.tempNames.next());
   }
 
   /** Stores one copy per recipient; resolves once every file is on disk. */
@@ -203,11 +204,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     return new MhFolder(dir, this.lockToken, this.smallFiles);
   }
 
-  private tempPath(): string {
-    return path.join(this.tempDir, `${process.pid}-${++this.tempCounter}`);
-  }
-
-  /** Temp files (`<pid>-<n>`) and lock tokens (`<pid>`) of processes no longer running are leftovers. */
+  /** Temp files (`<pid>-...`, see TempNames) and lock tokens (`<pid>`) of processes no longer running are leftovers. */
   private async removeFilesOfDeadProcesses(dir: string): Promise<void> {
     for (const name of await fs.promises.readdir(dir)) {
       const pid = Number.parseInt(name, 10);

@@ -137,9 +137,15 @@ class DiskSettler {
     private readonly wait: boolean,
   ) {}
 
+  /** One probe, reported; µs per file. */
+  probe(label: string, when: string): number {
+    const taken = probeFileCreate(this.tempRoot);
+    process.stderr.write(`${label} file create in ${this.where} ${when}: ${micros(taken)} per file (${probeFiles} x 2 KiB)${taken < slowCreateMicros ? '' : ' (slow)'}\n`);
+    return taken;
+  }
+
   async settle(label: string): Promise<string> {
-    const first = probeFileCreate(this.tempRoot);
-    process.stderr.write(`${label} file create in ${this.where}: ${micros(first)} per file (${probeFiles} x 2 KiB)\n`);
+    const first = this.probe(label, 'before');
     if (first < slowCreateMicros) return String(Math.round(first));
     const unrepresentative = 'the throughput figures are not representative of the server (--tmp /dev/shm takes the disk out)';
     process.stderr.write(
@@ -216,7 +222,9 @@ async function main(): Promise<void> {
   for (const benchCase of selected) {
     // Probed after the case too: the disk can turn slow during one (its own writes keep freed
     // inodes' blocks dirty, hence recent), and the summary then shows it.
-    const before = benchCase.diskBound && disk ? await disk.settle(`(${benchCase.id})`) : undefined;
+    const label = `(${benchCase.id})`;
+    const caseDisk = benchCase.diskBound ? disk : undefined;
+    const before = caseDisk ? await caseDisk.settle(label) : undefined;
     const caseStarted = performance.now();
     try {
       rows.push(...(await benchCase.run(ctx)));
@@ -229,11 +237,7 @@ async function main(): Promise<void> {
       killAllChildren();
     }
     process.stderr.write(`  (${((performance.now() - caseStarted) / 1000).toFixed(1)} s)\n`);
-    if (before !== undefined) {
-      const after = probeFileCreate(tempRoot);
-      ctx.progress(`(${benchCase.id}) file create in ${flags.tmp} after: ${micros(after)} per file${after < slowCreateMicros ? '' : ' (slow)'}`);
-      caseProbes.push(`(${benchCase.id}) ${before} -> ${Math.round(after)}`);
-    }
+    if (caseDisk) caseProbes.push(`${label} ${before} -> ${Math.round(caseDisk.probe(label, 'after'))}`);
   }
   printTable(rows);
   const seconds = (performance.now() - started) / 1000;

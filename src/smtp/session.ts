@@ -337,11 +337,11 @@ export class SmtpSession {
       return true;
     }
     this.busy = true;
-    setTimeout(() => {
+    afterAtLeast(action.delayMs, () => {
       this.busy = false;
       act();
       this.pump();
-    }, action.delayMs);
+    });
     return true;
   }
 
@@ -508,3 +508,18 @@ const commands: Record<string, Handler> = {
   STARTTLS: (s) => s.startTls(),
   AUTH: (s, a) => s.authenticate(a),
 };
+
+/**
+ * Runs `then` no sooner than `delayMs` of real time from now. A bare setTimeout counts from
+ * the loop turn's cached clock, so after a busy turn it fires a few milliseconds early, and a
+ * chaos delay is a promise a test may assert on.
+ */
+function afterAtLeast(delayMs: number, then: () => void): void {
+  const due = performance.now() + delayMs;
+  const check = () => {
+    const left = due - performance.now();
+    if (left > 0) setTimeout(check, Math.ceil(left));
+    else then();
+  };
+  setTimeout(check, delayMs);
+}

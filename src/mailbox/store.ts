@@ -18,7 +18,7 @@ import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
 import type { CopyResult } from './copy-writer.js';
 import { DeliveryThread } from './delivery-thread.js';
 import { folderPath, lockDirName, tempDirName, TempNames } from './layout.js';
-import { createLockToken, isCode, MhFolder, processRunning, SmallFiles } from './mh-folder.js';
+import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
 import type { Trace } from './trace.js';
 
 export interface Envelope {
@@ -90,13 +90,18 @@ export class MailStore extends EventEmitter<StoreEvents> {
     return store;
   }
 
-  /** Lets deliveries in flight finish, then ends the delivery thread; later deliveries fail. */
+  /**
+   * Lets deliveries in flight finish, ends the delivery thread and removes this process's lock
+   * token, so a stopped server leaves only mail behind; later deliveries fail. Another store
+   * of this process on the same MAIL_DIR makes the token again when it next needs it.
+   */
   async close(): Promise<void> {
     const thread = this.deliveryThread;
     this.deliveryThread = undefined;
     await Promise.allSettled(this.inFlight);
     this.smallFiles.closeAll();
     await thread?.close();
+    removeIfPresent(this.lockToken);
   }
 
   /** The mailbox an envelope recipient maps to, or why it is refused. */

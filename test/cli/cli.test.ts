@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -70,6 +70,12 @@ test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MA
   assert.equal(await cli.exited, 0);
   assert.match(cli.stderr, /INFO Stopped\n$/);
   assert.ok(!cli.stderr.includes('DEBUG'));
+  // A stopped server leaves its mail and the folder's MH files, no lock or temp files.
+  const files: string[] = [];
+  for (const name of await readdir(mailDir, { recursive: true })) {
+    if ((await stat(path.join(mailDir, name))).isFile()) files.push(name);
+  }
+  assert.deepEqual(files.sort(), ['doh.hi.gov/bob/.mh_highwater', 'doh.hi.gov/bob/.mh_sequences', 'doh.hi.gov/bob/1']);
 });
 
 test('SIGTERM as soon as the server thread logs (store open, maybe not yet listening): a clean stop, exit 0', async () => {

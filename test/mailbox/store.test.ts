@@ -146,12 +146,13 @@ test('temp files of crashed processes are removed at start; those of running one
   assert.deepEqual(await readdir(tmp), [`${process.ppid}-1`]);
 });
 
-test('close() lets deliveries in flight finish, then ends the delivery thread with none of its files left open', async () => {
+test('close() lets deliveries in flight finish, then ends the delivery thread with none of its files left open nor its lock token left', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   await deliver(store, ['bob@x.test']);
   const inFlight = deliver(store, ['bob@x.test', 'ann@x.test']);
   await store.close();
   assert.deepEqual((await inFlight).map((m) => `${m.mailbox}/${m.number}`), ['bob@x.test/2', 'ann@x.test/1']);
+  assert.deepEqual(await readdir(path.join(store.mailDir, '.locks')), []);
   const openInMailDir = (await readdir('/proc/self/fd')).filter((fd) => {
     try {
       return readlinkSync(`/proc/self/fd/${fd}`).startsWith(store.mailDir);
@@ -161,6 +162,18 @@ test('close() lets deliveries in flight finish, then ends the delivery thread wi
   });
   assert.deepEqual(openInMailDir, []);
   await assert.rejects(deliver(store, ['bob@x.test']), /closed/);
+});
+
+test('two stores of one process on one MAIL_DIR: when one closes, the other still delivers and locks', async () => {
+  const mailDir = await tempDir();
+  const first = await MailStore.open(mailDir, quiet);
+  const second = await MailStore.open(mailDir, quiet);
+  await deliver(first, ['bob@x.test']);
+  await first.close();
+  assert.equal((await deliver(second, ['bob@x.test']))[0]!.number, 2);
+  assert.deepEqual(await readdir(path.join(mailDir, '.locks')), [String(process.pid)]);
+  await second.close();
+  assert.deepEqual(await readdir(path.join(mailDir, '.locks')), []);
 });
 
 test('a delivery thread that dies fails the deliveries it held (nothing stored); the next delivery starts a new one', async () => {

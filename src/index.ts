@@ -60,7 +60,6 @@ export interface TestMailServer extends MailClient {
   close(): Promise<void>;
 }
 
-
 export async function startTestMailServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
   const log: Logger = createLogger(options.logLevel ?? 'warning', options.logWriter);
   // Before anything starts: a bad rule throws ChaosRuleError and leaves nothing behind.

@@ -30,10 +30,43 @@ const MiB = 1024 * KiB;
 
 /** The cases, in the order they run. Ids are what --only takes. */
 const cases: BenchCase[] = [
-  throughputCase({ id: 'a', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: false, targetShare: 30 }),
-  throughputCase({ id: 'b', messages: 2000, bytes: 100 * KiB, sessions: 10, recipients: 1, reuseConnections: false, targetShare: 35, peakRssTargetBytes: 100 * MiB }),
-  throughputCase({ id: 'c', messages: 2000, bytes: 2 * KiB, sessions: 10, recipients: 5, reuseConnections: false, targetShare: 20 }),
-  throughputCase({ id: 'd', messages: 2000, bytes: 2 * KiB, sessions: 1, recipients: 1, reuseConnections: false, targetShare: 35 }),
+  throughputCase({
+    id: 'a',
+    messages: 5000,
+    bytes: 2 * KiB,
+    sessions: 10,
+    recipients: 1,
+    reuseConnections: false,
+    targetShare: 30,
+  }),
+  throughputCase({
+    id: 'b',
+    messages: 2000,
+    bytes: 100 * KiB,
+    sessions: 10,
+    recipients: 1,
+    reuseConnections: false,
+    targetShare: 35,
+    peakRssTargetBytes: 100 * MiB,
+  }),
+  throughputCase({
+    id: 'c',
+    messages: 2000,
+    bytes: 2 * KiB,
+    sessions: 10,
+    recipients: 5,
+    reuseConnections: false,
+    targetShare: 20,
+  }),
+  throughputCase({
+    id: 'd',
+    messages: 2000,
+    bytes: 2 * KiB,
+    sessions: 1,
+    recipients: 1,
+    reuseConnections: false,
+    targetShare: 35,
+  }),
   throughputCase({ id: 'e', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: true }),
   startupCase({ minRuns: 5, targetMs: 300 }),
   latencyCase({ id: 'f', messages: 1000, bodyBytes: 2 * KiB, targetP50Ms: 5 }),
@@ -73,7 +106,14 @@ function parseFlags(): { runs: number; only: Set<string> | undefined; tmp: strin
     ({ values } = parseArgs({
       args: process.argv.slice(2),
       strict: true,
-      options: { runs: { type: 'string' }, only: { type: 'string' }, tmp: { type: 'string' }, 'no-wait': { type: 'boolean' }, 'no-build': { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        runs: { type: 'string' },
+        only: { type: 'string' },
+        tmp: { type: 'string' },
+        'no-wait': { type: 'boolean' },
+        'no-build': { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
     }));
   } catch (error) {
     fail(`${(error as Error).message}\n${usage}`);
@@ -83,10 +123,16 @@ function parseFlags(): { runs: number; only: Set<string> | undefined; tmp: strin
     process.exit(0);
   }
   const runs = values.runs === undefined ? 3 : Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 100) fail(`--runs must be a whole number from 1 to 100, not "${values.runs}"`);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100)
+    fail(`--runs must be a whole number from 1 to 100, not "${values.runs}"`);
   let only: Set<string> | undefined;
   if (values.only !== undefined) {
-    only = new Set(values.only.split(',').map((id) => id.trim()).filter(Boolean));
+    only = new Set(
+      values.only
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    );
     const unknown = [...only].filter((id) => !cases.some((c) => c.id === id));
     if (unknown.length > 0 || only.size === 0) fail(`--only takes case ids from: ${cases.map((c) => c.id).join(', ')}`);
   }
@@ -111,7 +157,9 @@ function ensureBuilt(build: boolean): void {
   const built = existsSync(cliPath) ? statSync(cliPath).mtimeMs : 0;
   const sources = Math.max(
     newest(path.join(repoRoot, 'src'), (name) => name.endsWith('.ts')),
-    ...['package.json', 'tsconfig.json', 'tsconfig.build.json'].map((name) => statSync(path.join(repoRoot, name)).mtimeMs),
+    ...['package.json', 'tsconfig.json', 'tsconfig.build.json'].map(
+      (name) => statSync(path.join(repoRoot, name)).mtimeMs,
+    ),
   );
   if (built >= sources) return;
   if (!build) {
@@ -119,8 +167,13 @@ function ensureBuilt(build: boolean): void {
     process.stderr.write('bench: warning: dist/ is older than src/ (--no-build given, measuring it anyway)\n');
     return;
   }
-  process.stderr.write(`bench: ${built === 0 ? 'dist/ is missing' : 'dist/ is older than src/'}; running npm run build\n`);
-  const result = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: ['ignore', process.stderr, process.stderr] });
+  process.stderr.write(
+    `bench: ${built === 0 ? 'dist/ is missing' : 'dist/ is older than src/'}; running npm run build\n`,
+  );
+  const result = spawnSync('npm', ['run', 'build'], {
+    cwd: repoRoot,
+    stdio: ['ignore', process.stderr, process.stderr],
+  });
   if (result.status !== 0) fail('npm run build failed (see above); fix the build or rerun with --no-build');
 }
 
@@ -140,24 +193,31 @@ class DiskSettler {
   /** One probe, reported; µs per file. */
   probe(label: string, when: string): number {
     const taken = probeFileCreate(this.tempRoot);
-    process.stderr.write(`${label} file create in ${this.where} ${when}: ${micros(taken)} per file (${probeFiles} x 2 KiB)${taken < slowCreateMicros ? '' : ' (slow)'}\n`);
+    process.stderr.write(
+      `${label} file create in ${this.where} ${when}: ${micros(taken)} per file (${probeFiles} x 2 KiB)${taken < slowCreateMicros ? '' : ' (slow)'}\n`,
+    );
     return taken;
   }
 
   async settle(label: string): Promise<string> {
     const first = this.probe(label, 'before');
     if (first < slowCreateMicros) return String(Math.round(first));
-    const unrepresentative = 'the throughput figures are not representative of the server (--tmp /dev/shm takes the disk out)';
+    const unrepresentative =
+      'the throughput figures are not representative of the server (--tmp /dev/shm takes the disk out)';
     process.stderr.write(
       `${label} that is slow (${micros(slowCreateMicros)} or more), most likely because many files were deleted there in the last minutes: ` +
         'ext4 without a journal skips inodes freed in the last 60-360 s, rechecking each on every create\n',
     );
     const budgetMs = maxDiskWaitMs - this.waitedMs;
     if (!this.wait || budgetMs <= 0) {
-      process.stderr.write(`${label} not waiting (${this.wait ? `the ${maxDiskWaitMs / 1000} s for waiting are used up` : '--no-wait'}): ${unrepresentative}\n`);
+      process.stderr.write(
+        `${label} not waiting (${this.wait ? `the ${maxDiskWaitMs / 1000} s for waiting are used up` : '--no-wait'}): ${unrepresentative}\n`,
+      );
       return `${Math.round(first)} (slow)`;
     }
-    process.stderr.write(`${label} waiting up to ${(budgetMs / 1000).toFixed(0)} s for it to pass, re-probing (--no-wait skips this)\n`);
+    process.stderr.write(
+      `${label} waiting up to ${(budgetMs / 1000).toFixed(0)} s for it to pass, re-probing (--no-wait skips this)\n`,
+    );
     const settled = await waitForFastCreates(this.tempRoot, budgetMs);
     this.waitedMs += settled.waitedMs;
     const waited = `${(settled.waitedMs / 1000).toFixed(0)} s`;
@@ -171,11 +231,21 @@ class DiskSettler {
 
 function printTable(rows: readonly ResultRow[]): void {
   const header = ['case', 'smtp-sink', 'ours', 'ours/sink', 'target', 'met'];
-  const body = rows.map((row) => [row.name, row.sink ?? '', row.ours, row.share ?? '', row.target, row.met === undefined ? '-' : row.met ? 'yes' : 'NO']);
-  const widths = header.map((title, i) => Math.max(title.length, ...body.map((cells) => cells[i]!.length)));
+  const body = rows.map((row) => [
+    row.name,
+    row.sink ?? '',
+    row.ours,
+    row.share ?? '',
+    row.target,
+    row.met === undefined ? '-' : row.met ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...body.map((cells) => cells[i].length)));
   // Text columns flush left, figures flush right.
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i === 0 || i === 5 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((cell, i) => (i === 0 || i === 5 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
   process.stdout.write(`\n${line(header)}\n${rule}\n${body.map(line).join('\n')}\n`);
 }
@@ -215,7 +285,7 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   const started = performance.now();
   process.stderr.write(
-    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs (load ${os.loadavg()[0]!.toFixed(1)}), Node ${process.version}, ${tools.source}\n`,
+    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs (load ${os.loadavg()[0].toFixed(1)}), Node ${process.version}, ${tools.source}\n`,
   );
   const disk = selected.some((c) => c.diskBound) ? new DiskSettler(tempRoot, flags.tmp, flags.wait) : undefined;
   const caseProbes: string[] = [];
@@ -252,7 +322,9 @@ async function main(): Promise<void> {
     );
   }
   if (failures.length > 0) {
-    process.stderr.write(`\nbench: ${failures.length} case(s) FAILED:\n${failures.map((f) => `  ${f.split('\n')[0]}`).join('\n')}\n`);
+    process.stderr.write(
+      `\nbench: ${failures.length} case(s) FAILED:\n${failures.map((f) => `  ${f.split('\n')[0]}`).join('\n')}\n`,
+    );
     process.exitCode = 1;
   }
 }

@@ -28,14 +28,38 @@ interface OptionSpec {
 const optionSpecs = {
   host: { env: 'TMS_HOST', value: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
   'smtp-port': { env: 'TMS_SMTP_PORT', value: 'PORT', help: 'SMTP port (default 8025; 0 picks a free port)' },
-  'max-message-size': { env: 'TMS_MAX_MESSAGE_SIZE', value: 'BYTES', help: `largest message accepted (default ${defaultMaxMessageSize})` },
-  tls: { env: 'TMS_TLS', boolean: true, help: 'offer STARTTLS (self-signed certificate for localhost unless --tls-cert)' },
-  'smtps-port': { env: 'TMS_SMTPS_PORT', value: 'PORT', help: 'also listen for SMTP over implicit TLS (off by default)' },
+  'max-message-size': {
+    env: 'TMS_MAX_MESSAGE_SIZE',
+    value: 'BYTES',
+    help: `largest message accepted (default ${defaultMaxMessageSize})`,
+  },
+  tls: {
+    env: 'TMS_TLS',
+    boolean: true,
+    help: 'offer STARTTLS (self-signed certificate for localhost unless --tls-cert)',
+  },
+  'smtps-port': {
+    env: 'TMS_SMTPS_PORT',
+    value: 'PORT',
+    help: 'also listen for SMTP over implicit TLS (off by default)',
+  },
   'tls-cert': { env: 'TMS_TLS_CERT', value: 'FILE', help: 'PEM certificate for STARTTLS and SMTPS' },
   'tls-key': { env: 'TMS_TLS_KEY', value: 'FILE', help: 'PEM private key for --tls-cert' },
-  'imap-port': { env: 'TMS_IMAP_PORT', value: 'PORT', help: 'IMAP port (default 8143; reserved: the IMAP server is not built yet)' },
-  'pop3-port': { env: 'TMS_POP3_PORT', value: 'PORT', help: 'POP3 port (default 8110; reserved: the POP3 server is not built yet)' },
-  'http-port': { env: 'TMS_HTTP_PORT', value: 'PORT', help: 'web UI and API port (default 8080; reserved: not built yet)' },
+  'imap-port': {
+    env: 'TMS_IMAP_PORT',
+    value: 'PORT',
+    help: 'IMAP port (default 8143; reserved: the IMAP server is not built yet)',
+  },
+  'pop3-port': {
+    env: 'TMS_POP3_PORT',
+    value: 'PORT',
+    help: 'POP3 port (default 8110; reserved: the POP3 server is not built yet)',
+  },
+  'http-port': {
+    env: 'TMS_HTTP_PORT',
+    value: 'PORT',
+    help: 'web UI and API port (default 8080; reserved: not built yet)',
+  },
   chaos: { env: 'TMS_CHAOS', value: 'RULE', multiple: true, help: chaosOptionHelp },
   help: { env: '', boolean: true, help: 'show this help' },
   version: { env: '', boolean: true, help: 'show the version' },
@@ -77,13 +101,15 @@ Stop with Ctrl-C (SIGINT) or SIGTERM: messages being received are allowed to fin
 
 function port(name: OptionName, text: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value > 65535) throw new UsageError(`--${name} must be a port number from 0 to 65535, not "${text}"`);
+  if (!/^\d+$/.test(text) || value > 65535)
+    throw new UsageError(`--${name} must be a port number from 0 to 65535, not "${text}"`);
   return value;
 }
 
 function positiveInteger(name: OptionName, text: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value === 0 || !Number.isSafeInteger(value)) throw new UsageError(`--${name} must be a positive whole number, not "${text}"`);
+  if (!/^\d+$/.test(text) || value === 0 || !Number.isSafeInteger(value))
+    throw new UsageError(`--${name} must be a positive whole number, not "${text}"`);
   return value;
 }
 
@@ -94,7 +120,8 @@ function flag(name: OptionName, text: string): boolean {
   throw new UsageError(`${optionSpecs[name].env} must be true or false, not "${text}"`);
 }
 
-type Parsed = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: TestMailServerOptions & { mailDir: string } };
+type Parsed =
+  { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: TestMailServerOptions & { mailDir: string } };
 
 function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   let parsed;
@@ -104,16 +131,20 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(
-        Object.entries(optionSpecs).map(([name, spec]: [string, OptionSpec]) => [name, { type: spec.boolean ? 'boolean' : 'string', ...(spec.multiple ? { multiple: true } : {}) }]),
+        Object.entries(optionSpecs).map(([name, spec]: [string, OptionSpec]) => [
+          name,
+          { type: spec.boolean ? 'boolean' : 'string', ...(spec.multiple ? { multiple: true } : {}) },
+        ]),
       ) as Record<OptionName, { type: 'boolean' | 'string' }>,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]!);
+    throw new UsageError((error as Error).message.split('\n')[0]);
   }
   const values = parsed.values as Partial<Record<OptionName, string | boolean>>;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
-  if (parsed.positionals.length > 1) throw new UsageError(`expected one MAIL_DIR, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
+  if (parsed.positionals.length > 1)
+    throw new UsageError(`expected one MAIL_DIR, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
 
   /** The command-line value, else the environment's, as text. */
   const given = (name: OptionName): string | undefined => {
@@ -216,6 +247,13 @@ function main(): void {
 
 if (process.argv[2] === 'sendmail') {
   const { runSendmail } = await import('./sendmail/main.js');
-  process.exit(await runSendmail(process.argv.slice(3), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }));
+  process.exit(
+    await runSendmail(process.argv.slice(3), {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    }),
+  );
 }
 main();

@@ -73,7 +73,9 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   const messageSource = new StoreSource(store);
   const mailClient = createMailClient(messageSource);
   const wantsTls = options.tls === true || options.smtpsPort !== undefined || options.tlsCert !== undefined;
-  const credentials = wantsTls ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey }) : undefined;
+  const credentials = wantsTls
+    ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
+    : undefined;
   const smtp = new SmtpServer({
     store,
     log,
@@ -105,12 +107,12 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     mailDir: store.mailDir,
     store,
     chaos,
-    waitForMessage: mailClient.waitForMessage,
-    waitForMessages: mailClient.waitForMessages,
-    messages: mailClient.messages,
-    mailbox: mailClient.mailbox,
-    deleteAll: mailClient.deleteAll,
-    createAddress: mailClient.createAddress,
+    waitForMessage: (filter, options) => mailClient.waitForMessage(filter, options),
+    waitForMessages: (filter, count, options) => mailClient.waitForMessages(filter, count, options),
+    messages: (filter) => mailClient.messages(filter),
+    mailbox: (address) => mailClient.mailbox(address),
+    deleteAll: () => mailClient.deleteAll(),
+    createAddress: (prefix) => mailClient.createAddress(prefix),
     async close() {
       mailClient.close();
       await smtp.close();

@@ -23,7 +23,10 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
 
 try {
   // Log lines go straight to stderr: a worker's process.stderr is relayed by the main thread, later.
-  const server = await startTestMailServer({ ...(workerData as TestMailServerOptions), logWriter: (line) => void fs.writeSync(2, line) });
+  const server = await startTestMailServer({
+    ...(workerData as TestMailServerOptions),
+    logWriter: (line) => void fs.writeSync(2, line),
+  });
   // A fresh server meets its first burst of mail in unoptimized code, and with V8's default budget
   // it takes thousands of messages to reach full speed. With an eighth of it the hot paths are
   // optimized within the first few hundred (smtp-source, 5,000 messages to a fresh server: +15-19%

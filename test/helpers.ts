@@ -40,7 +40,10 @@ export async function startServer(options: TestMailServerOptions = {}): Promise<
 }
 
 /** A server for the length of `body`, closed whatever happens; its temp MAIL_DIR goes with it. */
-export async function withServer<T>(body: (server: TestMailServer) => Promise<T>, options: TestMailServerOptions = {}): Promise<T> {
+export async function withServer<T>(
+  body: (server: TestMailServer) => Promise<T>,
+  options: TestMailServerOptions = {},
+): Promise<T> {
   const server = await startTestMailServer(options);
   try {
     return await body(server);
@@ -157,7 +160,11 @@ export interface RunOptions {
 }
 
 /** Runs a program to its end: its exit code and output, whatever the code. */
-export function exec(command: string, args: string[], options: RunOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function exec(
+  command: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd });
     let stdout = '';
@@ -192,7 +199,9 @@ export class CliProcess {
   }
 
   static start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): CliProcess {
-    return new CliProcess(spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { env: { ...process.env, ...env }, cwd }));
+    return new CliProcess(
+      spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { env: { ...process.env, ...env }, cwd }),
+    );
   }
 
   /** Waits until the log shows `pattern` (or the process exits). */
@@ -227,7 +236,11 @@ export class CliProcess {
   }
 
   /** Starts the CLI on a free port and resolves with that port once it listens. */
-  static async listening(mailDir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; port: number }> {
+  static async listening(
+    mailDir: string,
+    args: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ cli: CliProcess; port: number }> {
     const cli = CliProcess.start([mailDir, '--smtp-port', '0', ...args], env);
     const match = await cli.waitForLog(/SMTP listening on [^\s]+:(\d+)/);
     return { cli, port: Number(match[1]) };

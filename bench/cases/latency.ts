@@ -27,7 +27,12 @@ async function expectReply(reply: Promise<string>, code: number): Promise<string
   return text;
 }
 
-export function latencyCase(options: { id: string; messages: number; bodyBytes: number; targetP50Ms: number }): BenchCase {
+export function latencyCase(options: {
+  id: string;
+  messages: number;
+  bodyBytes: number;
+  targetP50Ms: number;
+}): BenchCase {
   const title = `(${options.id}) "." -> waitForMessage, ${count(options.messages)} msgs one by one, in-process`;
   return {
     id: options.id,
@@ -58,7 +63,11 @@ export function latencyCase(options: { id: string; messages: number; bodyBytes: 
             await expectReply(client.command(`MAIL FROM:<sender@${domain}>`), 250);
             await expectReply(client.command(`RCPT TO:<${address}>`), 250);
             await expectReply(client.command('DATA'), 354);
-            client.send(Buffer.from(`From: <sender@${domain}>\r\nTo: <${address}>\r\nSubject: ${subject}\r\nMessage-ID: <${run}.${i}@${domain}>\r\n\r\n${text}`));
+            client.send(
+              Buffer.from(
+                `From: <sender@${domain}>\r\nTo: <${address}>\r\nSubject: ${subject}\r\nMessage-ID: <${run}.${i}@${domain}>\r\n\r\n${text}`,
+              ),
+            );
             let resolvedAt = 0;
             const sentAt = performance.now();
             client.send(Buffer.from('\r\n.\r\n'));
@@ -68,13 +77,18 @@ export function latencyCase(options: { id: string; messages: number; bodyBytes: 
             });
             const replied = expectReply(client.reply(), 250).then(() => replyTimes.push(performance.now() - sentAt));
             const [message] = await Promise.all([waited, replied]);
-            if (message.subject !== subject) throw new Error(`waitForMessage({ to: ${address} }) returned "${message.subject}", expected "${subject}"`);
+            if (message.subject !== subject)
+              throw new Error(
+                `waitForMessage({ to: ${address} }) returned "${message.subject}", expected "${subject}"`,
+              );
             latencies.push(resolvedAt - sentAt);
           }
           await expectReply(client.command('QUIT'), 221);
           client.close();
           client = undefined;
-          const expected = new Map(Array.from({ length: options.messages }, (_, i) => [`latency-${i + 1}`, 1] as const));
+          const expected = new Map(
+            Array.from({ length: options.messages }, (_, i) => [`latency-${i + 1}`, 1] as const),
+          );
           verifyMailDir(mailDir, { domain, mailboxes: expected, minBytes: text.length, maxBytes: text.length + 4096 });
         } finally {
           client?.close();
@@ -93,7 +107,12 @@ export function latencyCase(options: { id: string; messages: number; bodyBytes: 
       }
       const p50 = median(p50s);
       return [
-        { name: `${title}: p50`, ours: ms(p50), target: `< ${ms(options.targetP50Ms)}`, met: p50 < options.targetP50Ms },
+        {
+          name: `${title}: p50`,
+          ours: ms(p50),
+          target: `< ${ms(options.targetP50Ms)}`,
+          met: p50 < options.targetP50Ms,
+        },
         { name: `    p99`, ours: ms(median(p99s)), target: '-' },
       ];
     },

@@ -51,12 +51,18 @@ export function describe(spec: ThroughputSpec): string {
 /** The smtp-source arguments, without the server address. */
 export function sourceArgs(spec: ThroughputSpec): string[] {
   return [
-    '-s', String(spec.sessions),
-    '-m', String(spec.messages),
-    '-l', String(spec.bytes),
-    '-r', String(spec.recipients),
-    '-f', sender,
-    '-t', recipient,
+    '-s',
+    String(spec.sessions),
+    '-m',
+    String(spec.messages),
+    '-l',
+    String(spec.bytes),
+    '-r',
+    String(spec.recipients),
+    '-f',
+    sender,
+    '-t',
+    recipient,
     ...(spec.reuseConnections ? ['-d'] : []),
   ];
 }
@@ -118,7 +124,7 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
         ctx.progress(
           `  run ${run}/${ctx.runs}: smtp-sink ${rate(spec.messages / sinkSeconds)} (${sinkSeconds.toFixed(2)} s), ` +
             `ours ${rate(spec.messages / ourSeconds)} (${ourSeconds.toFixed(2)} s), ${count(verified.files)} files verified` +
-            (peaks.length === run ? `, peak RSS ${mib(peaks[run - 1]!)}` : ''),
+            (peaks.length === run ? `, peak RSS ${mib(peaks[run - 1])}` : ''),
         );
       }
       const sinkMedian = median(sinkRates);

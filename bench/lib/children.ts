@@ -25,15 +25,23 @@ export interface Child {
   hasExited(): boolean;
 }
 
-export function startChild(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Child {
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+export function startChild(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Child {
+  const proc = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+  });
   live.add(proc);
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-4000);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   let done = false;
   const exited = new Promise<ExitStatus>((resolve) => {
     proc.once('exit', (code, signal) => {
@@ -116,7 +124,10 @@ function greetOnce(port: number, timeoutMs: number, onGreeting: () => void): Pro
       socket.destroy();
       resolve(attempt);
     };
-    const timer = setTimeout(() => finish(greeted ? { kind: 'greeted' } : { kind: 'bad', reason: `no greeting within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish(greeted ? { kind: 'greeted' } : { kind: 'bad', reason: `no greeting within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       if (greeted) return;
@@ -149,10 +160,15 @@ export async function waitForGreeting(port: number, child: Child, deadlineMs = 1
   for (let attempt = 1; ; attempt++) {
     if (child.hasExited()) {
       const status = await child.exited;
-      throw new Error(`${child.command} exited (${status.error?.message ?? status.signal ?? `code ${status.code}`}) before greeting on port ${port}: ${child.output() || '(no output)'}`);
+      throw new Error(
+        `${child.command} exited (${status.error?.message ?? status.signal ?? `code ${status.code}`}) before greeting on port ${port}: ${child.output() || '(no output)'}`,
+      );
     }
     const left = deadline - performance.now();
-    if (left <= 0) throw new Error(`${child.command}: no SMTP greeting on 127.0.0.1:${port} within ${deadlineMs} ms (${attempt - 1} attempts)`);
+    if (left <= 0)
+      throw new Error(
+        `${child.command}: no SMTP greeting on 127.0.0.1:${port} within ${deadlineMs} ms (${attempt - 1} attempts)`,
+      );
     const result = await greetOnce(port, Math.min(5000, Math.max(50, left)), () => {
       greetedAt = performance.now();
     });

@@ -41,7 +41,10 @@ export function probeFileCreate(root: string): number {
 }
 
 /** Re-probes every few seconds until creates are fast again or about maxWaitMs have passed. */
-export async function waitForFastCreates(root: string, maxWaitMs: number): Promise<{ micros: number; waitedMs: number }> {
+export async function waitForFastCreates(
+  root: string,
+  maxWaitMs: number,
+): Promise<{ micros: number; waitedMs: number }> {
   const started = performance.now();
   let micros: number;
   do {

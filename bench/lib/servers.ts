@@ -9,7 +9,7 @@ export interface Tools {
 }
 
 export const installHint =
-  'bench: smtp-source and smtp-sink not found; install Debian\'s postfix package: ' +
+  "bench: smtp-source and smtp-sink not found; install Debian's postfix package: " +
   'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postfix ' +
   '(on CI first make /usr/sbin/policy-rc.d a script that exits 101 so the Postfix daemon does not start)';
 
@@ -68,7 +68,9 @@ async function startOnFreePort(start: (port: number) => Child): Promise<RunningS
 /** smtp-sink accepts and discards: the ceiling. As root it must drop privileges with -u. */
 export function startSink(tools: Tools): Promise<RunningServer> {
   const asRoot = process.getuid?.() === 0;
-  return startOnFreePort((port) => startChild(tools.sink, [...(asRoot ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1000']));
+  return startOnFreePort((port) =>
+    startChild(tools.sink, [...(asRoot ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1000']),
+  );
 }
 
 /** The environment for our CLI: quiet, and no TMS_* or MAIL_DIR settings leaking in from the caller. */
@@ -91,10 +93,14 @@ export interface OurServerSpawn {
 
 /** Spawns `node dist/cli.js MAIL_DIR --smtp-port PORT` exactly as a user would; returns at once. */
 export function spawnOurServer(spec: OurServerSpawn, port: number): Child {
-  return startChild(process.execPath, [spec.cliPath, spec.mailDir, '--smtp-port', String(port), '--max-message-size', String(maxMessageSize)], {
-    env: serverEnv(),
-    cwd: spec.repoRoot,
-  });
+  return startChild(
+    process.execPath,
+    [spec.cliPath, spec.mailDir, '--smtp-port', String(port), '--max-message-size', String(maxMessageSize)],
+    {
+      env: serverEnv(),
+      cwd: spec.repoRoot,
+    },
+  );
 }
 
 export function startOurServer(spec: OurServerSpawn): Promise<RunningServer> {
@@ -112,7 +118,12 @@ export function peakRss(pid: number): number | undefined {
 }
 
 /** Runs smtp-source to completion against 127.0.0.1:port; returns the wall time in seconds. */
-export async function runSmtpSource(tools: Tools, args: readonly string[], port: number, timeoutMs: number): Promise<number> {
+export async function runSmtpSource(
+  tools: Tools,
+  args: readonly string[],
+  port: number,
+  timeoutMs: number,
+): Promise<number> {
   const started = performance.now();
   const child = startChild(tools.source, [...args, `127.0.0.1:${port}`]);
   let timedOut = false;
@@ -125,7 +136,9 @@ export async function runSmtpSource(tools: Tools, args: readonly string[], port:
   clearTimeout(timer);
   if (timedOut) throw new Error(`smtp-source did not finish within ${timeoutMs / 1000} s: ${child.command}`);
   if (status.code !== 0) {
-    throw new Error(`smtp-source failed (${status.error?.message ?? status.signal ?? `exit code ${status.code}`}): ${child.command}\n${child.output() || '(no output)'}`);
+    throw new Error(
+      `smtp-source failed (${status.error?.message ?? status.signal ?? `exit code ${status.code}`}): ${child.command}\n${child.output() || '(no output)'}`,
+    );
   }
   return seconds;
 }

@@ -32,7 +32,8 @@ export function verifyMailDir(mailDir: string, expected: ExpectedMail): Verified
   let bytes = 0;
 
   const domains = visible(mailDir);
-  if (domains.length !== 1 || domains[0] !== expected.domain) problem(`MAIL_DIR holds ${JSON.stringify(domains)}, expected only "${expected.domain}"`);
+  if (domains.length !== 1 || domains[0] !== expected.domain)
+    problem(`MAIL_DIR holds ${JSON.stringify(domains)}, expected only "${expected.domain}"`);
   const domainDir = path.join(mailDir, expected.domain);
   let locals: string[] = [];
   try {
@@ -41,7 +42,8 @@ export function verifyMailDir(mailDir: string, expected: ExpectedMail): Verified
     problem(`cannot read ${domainDir}: ${(error as Error).message}`);
   }
   const unexpected = locals.filter((local) => !expected.mailboxes.has(local));
-  if (unexpected.length > 0) problem(`unexpected mailboxes: ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
+  if (unexpected.length > 0)
+    problem(`unexpected mailboxes: ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
 
   for (const [local, want] of expected.mailboxes) {
     const folder = path.join(domainDir, local);
@@ -60,8 +62,12 @@ export function verifyMailDir(mailDir: string, expected: ExpectedMail): Verified
     const missing: number[] = [];
     for (let n = 1; n <= want; n++) if (!numbers.has(n)) missing.push(n);
     const extra = [...numbers].filter((n) => n > want);
-    if (missing.length > 0) problem(`${local}: ${missing.length} of ${want} message files missing (first: ${missing.slice(0, 5).join(', ')})`);
-    if (extra.length > 0) problem(`${local}: ${extra.length} files beyond ${want} (first: ${extra.slice(0, 5).join(', ')})`);
+    if (missing.length > 0)
+      problem(
+        `${local}: ${missing.length} of ${want} message files missing (first: ${missing.slice(0, 5).join(', ')})`,
+      );
+    if (extra.length > 0)
+      problem(`${local}: ${extra.length} files beyond ${want} (first: ${extra.slice(0, 5).join(', ')})`);
     for (const n of numbers) {
       const file = path.join(folder, String(n));
       const stat = statSync(file);
@@ -73,6 +79,7 @@ export function verifyMailDir(mailDir: string, expected: ExpectedMail): Verified
       bytes += stat.size;
     }
   }
-  if (problems.length > 0) throw new VerificationError(`mailbox check failed in ${mailDir}:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0)
+    throw new VerificationError(`mailbox check failed in ${mailDir}:\n  ${problems.join('\n  ')}`);
   return { files, bytes };
 }

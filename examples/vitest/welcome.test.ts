@@ -22,7 +22,7 @@ test.concurrent('signing up sends a welcome email with a confirmation link', asy
   expect(msg.links).toContainEqual(expect.stringMatching(/^https:\/\/acme\.test\/confirm\?token=/));
 });
 
-test.concurrent('concurrent tests with their own addresses never see each other\'s mail', async () => {
+test.concurrent("concurrent tests with their own addresses never see each other's mail", async () => {
   const to = mail.createAddress('other');
   await sendWelcomeEmail(to, 'Bob');
   const msg = await mail.waitForMessage({ to });

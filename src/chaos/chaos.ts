@@ -101,7 +101,8 @@ export class Chaos {
       if (active.to && !(context.to ?? []).some((address) => active.to!(address))) continue;
       if (rule.probability !== undefined && !(this.random() < rule.probability)) continue;
       active.fired++;
-      if (this.log?.enabled('info')) this.log.info(`Chaos rule ${active.id} fired at ${phase}${describeContext(context)}: ${active.text}`);
+      if (this.log?.enabled('info'))
+        this.log.info(`Chaos rule ${active.id} fired at ${phase}${describeContext(context)}: ${active.text}`);
       return action(rule);
     }
     return undefined;

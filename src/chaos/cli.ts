@@ -26,7 +26,11 @@ export const chaosHelp = `Fault injection (--chaos RULE, repeatable; TMS_CHAOS h
  * lines starting with # skipped). Throws ChaosRuleError naming the rule that is wrong.
  */
 export function chaosRulesFromOptions(values: unknown, envValue: string | undefined): ChaosRule[] {
-  const fromArgs = Array.isArray(values) ? values.filter((value): value is string => typeof value === 'string') : typeof values === 'string' ? [values] : [];
+  const fromArgs = Array.isArray(values)
+    ? values.filter((value): value is string => typeof value === 'string')
+    : typeof values === 'string'
+      ? [values]
+      : [];
   const texts =
     fromArgs.length > 0
       ? fromArgs

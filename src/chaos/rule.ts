@@ -11,6 +11,7 @@
  * `reply=` takes the rest of the line, so it comes last.
  */
 
+import { inspect } from 'node:util';
 import { smtpPhases, type Phase } from '../smtp/gate.js';
 
 /** The SMTP session's own phases: a rule can name exactly those. */
@@ -68,14 +69,18 @@ const ruleFields = ['on', 'from', 'to', 'reply', 'delayMs', 'disconnect', 'times
 
 const textKeys = ['from', 'to', 'delay', 'disconnect', 'times', 'probability', 'reply'] as const;
 
-export const chaosGrammar = 'PHASE [from=PATTERN] [to=PATTERN] [delay=MS] [disconnect] [times=N] [probability=P] [reply=CODE TEXT...]';
+export const chaosGrammar =
+  'PHASE [from=PATTERN] [to=PATTERN] [delay=MS] [disconnect] [times=N] [probability=P] [reply=CODE TEXT...]';
 
 /**
  * Checks a rule given as an object (from the library, or parsed JSON) and returns a clean copy.
  * Throws ChaosRuleError with a one-line message.
  */
 export function validateChaosRule(input: unknown): ChaosRule {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ChaosRuleError('a rule must be an object such as { on: "rcpt", reply: { code: 550, text: "5.1.1 no such user" } }');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new ChaosRuleError(
+      'a rule must be an object such as { on: "rcpt", reply: { code: 550, text: "5.1.1 no such user" } }',
+    );
   const given = input as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(ruleFields as readonly string[]).includes(key) && given[key] !== undefined) {
@@ -83,7 +88,8 @@ export function validateChaosRule(input: unknown): ChaosRule {
     }
   }
   const on = given.on;
-  if (typeof on !== 'string' || !(chaosPhases as readonly string[]).includes(on)) throw new ChaosRuleError(`unknown phase ${describe(on)} (use ${phaseList})`);
+  if (typeof on !== 'string' || !(chaosPhases as readonly string[]).includes(on))
+    throw new ChaosRuleError(`unknown phase ${describe(on)} (use ${phaseList})`);
   const rule: { -readonly [K in keyof ChaosRule]: ChaosRule[K] } = { on: on as ChaosPhase };
 
   if (given.from !== undefined) rule.from = pattern('from', given.from);
@@ -92,29 +98,38 @@ export function validateChaosRule(input: unknown): ChaosRule {
   if (given.delayMs !== undefined) {
     const delay = given.delayMs;
     if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0 || delay > maxDelayMs) {
-      throw new ChaosRuleError(`delay must be a whole number of milliseconds from 0 to ${maxDelayMs}, not ${describe(delay)}`);
+      throw new ChaosRuleError(
+        `delay must be a whole number of milliseconds from 0 to ${maxDelayMs}, not ${describe(delay)}`,
+      );
     }
     rule.delayMs = delay;
   }
   if (given.disconnect !== undefined && given.disconnect !== false) {
-    if (given.disconnect !== true) throw new ChaosRuleError(`disconnect must be true, not ${describe(given.disconnect)}`);
+    if (given.disconnect !== true)
+      throw new ChaosRuleError(`disconnect must be true, not ${describe(given.disconnect)}`);
     rule.disconnect = true;
   }
   if (given.times !== undefined) {
     const times = given.times;
-    if (typeof times !== 'number' || !Number.isSafeInteger(times) || times < 1) throw new ChaosRuleError(`times must be a positive whole number, not ${describe(times)}`);
+    if (typeof times !== 'number' || !Number.isSafeInteger(times) || times < 1)
+      throw new ChaosRuleError(`times must be a positive whole number, not ${describe(times)}`);
     rule.times = times;
   }
   if (given.probability !== undefined) {
     const probability = given.probability;
-    if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) throw new ChaosRuleError(`probability must be a number from 0 to 1, not ${describe(probability)}`);
+    if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1))
+      throw new ChaosRuleError(`probability must be a number from 0 to 1, not ${describe(probability)}`);
     rule.probability = probability;
   }
 
-  if (rule.reply && rule.disconnect) throw new ChaosRuleError('disconnect and reply cannot be combined (a dropped connection sends no reply)');
-  if (!rule.reply && !rule.disconnect && rule.delayMs === undefined) throw new ChaosRuleError('a rule needs a reply, a delay or disconnect');
-  if (rule.from !== undefined && (rule.on === 'connect' || rule.on === 'helo')) throw new ChaosRuleError(`from applies only at mail, rcpt and data (no sender is known at ${rule.on})`);
-  if (rule.to !== undefined && rule.on !== 'rcpt' && rule.on !== 'data') throw new ChaosRuleError(`to applies only at rcpt and data (no recipient is known at ${rule.on})`);
+  if (rule.reply && rule.disconnect)
+    throw new ChaosRuleError('disconnect and reply cannot be combined (a dropped connection sends no reply)');
+  if (!rule.reply && !rule.disconnect && rule.delayMs === undefined)
+    throw new ChaosRuleError('a rule needs a reply, a delay or disconnect');
+  if (rule.from !== undefined && (rule.on === 'connect' || rule.on === 'helo'))
+    throw new ChaosRuleError(`from applies only at mail, rcpt and data (no sender is known at ${rule.on})`);
+  if (rule.to !== undefined && rule.on !== 'rcpt' && rule.on !== 'data')
+    throw new ChaosRuleError(`to applies only at rcpt and data (no recipient is known at ${rule.on})`);
   return rule;
 }
 
@@ -128,7 +143,8 @@ export function parseChaosRule(text: string): ChaosRule {
   const words = /\S+/g;
   const phaseWord = words.exec(source)![0];
   const phase = phaseWord.toLowerCase() === 'ehlo' ? 'helo' : phaseWord.toLowerCase();
-  if (!(chaosPhases as readonly string[]).includes(phase)) throw new ChaosRuleError(`unknown phase "${phaseWord}" (use ${phaseList})`);
+  if (!(chaosPhases as readonly string[]).includes(phase))
+    throw new ChaosRuleError(`unknown phase "${phaseWord}" (use ${phaseList})`);
   const rule: Record<string, unknown> = { on: phase };
   const seen = new Set<string>();
   let match;
@@ -138,7 +154,9 @@ export function parseChaosRule(text: string): ChaosRule {
     const key = (eq < 0 ? word : word.slice(0, eq)).toLowerCase();
     const value = eq < 0 ? undefined : word.slice(eq + 1);
     if (!(textKeys as readonly string[]).includes(key)) {
-      throw new ChaosRuleError(`unknown word "${word}" (expected from=, to=, delay=, disconnect, times=, probability= or reply=)`);
+      throw new ChaosRuleError(
+        `unknown word "${word}" (expected from=, to=, delay=, disconnect, times=, probability= or reply=)`,
+      );
     }
     if (seen.has(key)) throw new ChaosRuleError(`${key} given twice`);
     seen.add(key);
@@ -152,9 +170,10 @@ export function parseChaosRule(text: string): ChaosRule {
       // The rest of the line: the code, then the text.
       const rest = source.slice(match.index + eq + 1).trim();
       const replyMatch = /^(\S*)\s*(.*)$/.exec(rest)!;
-      const codeText = replyMatch[1]!;
-      if (!/^\d{3}$/.test(codeText)) throw new ChaosRuleError(`reply code must be three digits from 200 to 599, not "${codeText}"`);
-      rule.reply = { code: Number(codeText), text: replyMatch[2]! };
+      const codeText = replyMatch[1];
+      if (!/^\d{3}$/.test(codeText))
+        throw new ChaosRuleError(`reply code must be three digits from 200 to 599, not "${codeText}"`);
+      rule.reply = { code: Number(codeText), text: replyMatch[2] };
       break;
     }
     if (key === 'from' || key === 'to') rule[key] = value;
@@ -163,7 +182,8 @@ export function parseChaosRule(text: string): ChaosRule {
       if (!/^\d+$/.test(value)) throw new ChaosRuleError(`times must be a positive whole number, not "${value}"`);
       rule.times = Number(value);
     } else {
-      if (!/^(\d+(\.\d*)?|\.\d+)$/.test(value)) throw new ChaosRuleError(`probability must be a number from 0 to 1, not "${value}"`);
+      if (!/^(\d+(\.\d*)?|\.\d+)$/.test(value))
+        throw new ChaosRuleError(`probability must be a number from 0 to 1, not "${value}"`);
       rule.probability = Number(value);
     }
   }
@@ -206,7 +226,9 @@ export function compilePattern(value: AddressPattern): (address: string) => bool
 
 /** `*` is any run of characters, `?` exactly one; everything else literal; whole string, any case. */
 export function globToRegExp(glob: string): RegExp {
-  const body = [...glob].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&'))).join('');
+  const body = [...glob]
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&')))
+    .join('');
   return new RegExp(`^${body}$`, 'is');
 }
 
@@ -218,15 +240,16 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value}"`;
   if (value === undefined) return 'nothing';
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? inspect(value);
   } catch {
-    return String(value);
+    return inspect(value);
   }
 }
 
 function pattern(name: 'from' | 'to', value: unknown): AddressPattern {
   if (value instanceof RegExp) return value;
-  if (typeof value !== 'string' || value === '') throw new ChaosRuleError(`${name} must be a glob such as bounce@* or a RegExp, not ${describe(value)}`);
+  if (typeof value !== 'string' || value === '')
+    throw new ChaosRuleError(`${name} must be a glob such as bounce@* or a RegExp, not ${describe(value)}`);
   try {
     regexFromText(value);
   } catch (error) {
@@ -238,7 +261,7 @@ function pattern(name: 'from' | 'to', value: unknown): AddressPattern {
 /** `/source/flags` as a RegExp; undefined for anything else (a glob). Throws on a bad RegExp. */
 function regexFromText(text: string): RegExp | undefined {
   const match = /^\/(.+)\/([a-z]*)$/s.exec(text);
-  return match ? new RegExp(match[1]!, match[2]) : undefined;
+  return match ? new RegExp(match[1], match[2]) : undefined;
 }
 
 function patternText(value: AddressPattern): string {
@@ -246,12 +269,14 @@ function patternText(value: AddressPattern): string {
 }
 
 function replyOf(value: unknown): ChaosReply {
-  if (typeof value !== 'object' || value === null) throw new ChaosRuleError(`reply must be { code, text }, not ${describe(value)}`);
+  if (typeof value !== 'object' || value === null)
+    throw new ChaosRuleError(`reply must be { code, text }, not ${describe(value)}`);
   const { code, text } = value as { code?: unknown; text?: unknown };
   if (typeof code !== 'number' || !Number.isInteger(code) || code < 200 || code > 599) {
     throw new ChaosRuleError(`reply code must be three digits from 200 to 599, not ${describe(code)}`);
   }
-  if (typeof text !== 'string' || text.trim() === '') throw new ChaosRuleError(`reply needs a text after the code, e.g. reply=550 5.1.1 no such user`);
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new ChaosRuleError(`reply needs a text after the code, e.g. reply=550 5.1.1 no such user`);
   if (/[\r\n]/.test(text)) throw new ChaosRuleError('reply text must be one line');
   return { code, text };
 }
@@ -260,6 +285,7 @@ function replyOf(value: unknown): ChaosReply {
 function delayOf(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value);
   const ms = match ? Number(match[1]) * (match[2] === 's' ? 1000 : 1) : NaN;
-  if (!Number.isInteger(ms) || ms > maxDelayMs) throw new ChaosRuleError(`delay must be a whole number of milliseconds (or seconds with "s"), not "${value}"`);
+  if (!Number.isInteger(ms) || ms > maxDelayMs)
+    throw new ChaosRuleError(`delay must be a whole number of milliseconds (or seconds with "s"), not "${value}"`);
   return ms;
 }

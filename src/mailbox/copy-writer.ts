@@ -47,7 +47,10 @@ export class CopyWriter {
   private readonly smallFiles = new SmallFiles();
   /** Folders made or found already, so a delivery skips the mkdir. */
   private readonly madeFolders = new Set<string>();
-  private readonly pendingLinks = new Map<string, Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>>();
+  private readonly pendingLinks = new Map<
+    string,
+    Array<{ temp: string; resolve: (n: number) => void; reject: (e: Error) => void }>
+  >();
   constructor(
     private readonly mailDir: string,
     /** This writer's own names, apart from every other live writer's. */
@@ -68,8 +71,10 @@ export class CopyWriter {
         sizes.push(header.length + writeCopy(temp, header, request.body));
       }
       // Settled, not all: the temp files must outlive every link attempt, failed or not.
-      const linked = await Promise.allSettled(request.to.map((recipient, i) => this.addToFolder(recipient, temps[i]!)));
-      return linked.map((result, i) => (result.status === 'fulfilled' ? { ok: true, number: result.value, size: sizes[i]! } : failure(result.reason)));
+      const linked = await Promise.allSettled(request.to.map((recipient, i) => this.addToFolder(recipient, temps[i])));
+      return linked.map((result, i) =>
+        result.status === 'fulfilled' ? { ok: true, number: result.value, size: sizes[i] } : failure(result.reason),
+      );
     } catch (error) {
       return request.to.map(() => failure(error));
     } finally {
@@ -118,7 +123,7 @@ export class CopyWriter {
         fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
         numbers = await folder.addMessages(temps);
       }
-      batch.forEach((entry, i) => entry.resolve(numbers[i]!));
+      batch.forEach((entry, i) => entry.resolve(numbers[i]));
     } catch (error) {
       for (const entry of batch) entry.reject(error as Error);
     }
@@ -157,7 +162,7 @@ function appendFile(fd: number, source: string): number {
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd, bytes, written);
+  for (let written = 0; written < bytes.length;) written += fs.writeSync(fd, bytes, written);
 }
 
 function failure(error: unknown): CopyResult {

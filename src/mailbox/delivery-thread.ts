@@ -6,7 +6,13 @@
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker.js';
-import { bodyTransfer, closeRequest, type CopyResult, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
+import {
+  bodyTransfer,
+  closeRequest,
+  type CopyResult,
+  type DeliveryReply,
+  type DeliveryRequest,
+} from './copy-writer.js';
 import type { DeliveryWorkerData } from './delivery-worker.js';
 
 interface Pending {

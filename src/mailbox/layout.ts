@@ -21,7 +21,11 @@ export class TempNames {
   private readonly prefix: string;
 
   constructor(mailDir: string, threadId?: number) {
-    this.prefix = path.join(mailDir, tempDirName, threadId === undefined ? `${process.pid}-` : `${process.pid}-t${threadId}-`);
+    this.prefix = path.join(
+      mailDir,
+      tempDirName,
+      threadId === undefined ? `${process.pid}-` : `${process.pid}-t${threadId}-`,
+    );
   }
 
   next(): string {

@@ -188,7 +188,7 @@ export class SmallFiles {
   update(file: string, change: (current: string | undefined) => string): void {
     const { fd, size } = this.descriptorFor(file);
     const current = Buffer.allocUnsafe(size);
-    for (let read = 0; read < size; ) {
+    for (let read = 0; read < size;) {
       const got = fs.readSync(fd, current, read, size - read, read);
       if (got === 0) break;
       read += got;

@@ -20,7 +20,10 @@ export function parseSequences(text: string): Sequences {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     let ranges: Ranges = [];
-    for (const spec of line.slice(colon + 1).trim().split(/\s+/)) {
+    for (const spec of line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)) {
       const range = /^(\d+)(?:-(\d+))?$/.exec(spec);
       if (!range) continue;
       const first = Number(range[1]);

@@ -110,7 +110,8 @@ export class MailStore extends EventEmitter<StoreEvents> {
     if (!result.ok) return result;
     const folder = folderPath(this.mailDir, result.mailbox);
     // Belt and braces: the syntax rules already forbid it, but no name may resolve outside MAIL_DIR.
-    if (!folder.startsWith(this.mailDir + path.sep)) return { ok: false, reason: 'address resolves outside the mail directory' };
+    if (!folder.startsWith(this.mailDir + path.sep))
+      return { ok: false, reason: 'address resolves outside the mail directory' };
     return result;
   }
 
@@ -132,7 +133,12 @@ export class MailStore extends EventEmitter<StoreEvents> {
     return delivery;
   }
 
-  private async deliverOn(thread: DeliveryThread, incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
+  private async deliverOn(
+    thread: DeliveryThread,
+    incoming: IncomingMessage,
+    envelope: Envelope,
+    trace: Trace,
+  ): Promise<StoredMessage[]> {
     try {
       const body = await incoming.finish();
       const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
@@ -141,16 +147,25 @@ export class MailStore extends EventEmitter<StoreEvents> {
       const stored: StoredMessage[] = [];
       results.forEach((result, i) => {
         if (!result.ok) return;
-        const recipient = envelope.to[i]!;
+        const recipient = envelope.to[i];
         if (this.log.enabled('info')) {
-          this.log.info(`${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(result.number))}`);
+          this.log.info(
+            `${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(result.number))}`,
+          );
         }
-        stored.push({ mailbox: recipient.address, number: result.number, envelope: { from: envelope.from, to }, size: result.size, receivedAt: trace.receivedAt });
+        stored.push({
+          mailbox: recipient.address,
+          number: result.number,
+          envelope: { from: envelope.from, to },
+          size: result.size,
+          receivedAt: trace.receivedAt,
+        });
       });
       // Copies that did land are announced even when another failed: they are on disk.
       for (const message of stored) this.emit('delivered', message);
       const failed = results.find((result): result is CopyFailure => !result.ok);
-      if (failed) throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
+      if (failed)
+        throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
       return stored;
     } finally {
       incoming.discard();
@@ -202,7 +217,9 @@ export class MailStore extends EventEmitter<StoreEvents> {
   /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
   private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
     const check = this.check(mailbox);
-    return check.ok ? { folder: this.folderAt(folderPath(this.mailDir, check.mailbox)), address: check.mailbox.address } : undefined;
+    return check.ok
+      ? { folder: this.folderAt(folderPath(this.mailDir, check.mailbox)), address: check.mailbox.address }
+      : undefined;
   }
 
   private folderAt(dir: string): MhFolder {

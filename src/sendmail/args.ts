@@ -48,7 +48,27 @@ export class SendmailUsageError extends Error {
 /** Flags that take no value; those not listed in `actions` are accepted and ignored. */
 const plainFlags = new Set(['t', 'i', 'v', 'c', 'G', 'I', 'm', 'n', 's', 'T', 'U']);
 /** Flags that take a value (in the same word or the next); ignored unless handled below. */
-const valueFlags = new Set(['f', 'r', 'F', 'o', 'b', 'B', 'C', 'd', 'e', 'h', 'L', 'M', 'N', 'O', 'p', 'R', 'V', 'X', 'A']);
+const valueFlags = new Set([
+  'f',
+  'r',
+  'F',
+  'o',
+  'b',
+  'B',
+  'C',
+  'd',
+  'e',
+  'h',
+  'L',
+  'M',
+  'N',
+  'O',
+  'p',
+  'R',
+  'V',
+  'X',
+  'A',
+]);
 
 export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): SendmailArgs {
   let help = false;
@@ -61,7 +81,7 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
   const recipients: string[] = [];
 
   for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index]!;
+    const arg = argv[index];
     if (arg === '--') {
       recipients.push(...argv.slice(index + 1));
       break;
@@ -83,7 +103,7 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
     }
     // A cluster of single-letter flags; a flag with a value takes the rest of the word, else the next word.
     for (let at = 1; at < arg.length; at++) {
-      const letter = arg[at]!;
+      const letter = arg[at];
       if (plainFlags.has(letter)) {
         if (letter === 't') extractRecipients = true;
         else if (letter === 'i') ignoreDots = true;
@@ -100,7 +120,8 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
       if (letter === 'f' || letter === 'r') sender = unbracket(value.trim());
       else if (letter === 'F') fullName = value;
       else if (letter === 'o' && value === 'i') ignoreDots = true;
-      else if (letter === 'b' && value !== 'm') throw new SendmailUsageError(`-b${value} is not supported (only -bm, deliver a message from standard input)`);
+      else if (letter === 'b' && value !== 'm')
+        throw new SendmailUsageError(`-b${value} is not supported (only -bm, deliver a message from standard input)`);
       break;
     }
   }
@@ -120,7 +141,8 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
 export function parseSmtpAddress(text: string | undefined): { host: string; port: number } {
   if (text === undefined) return { host: defaultSmtpHost, port: defaultSmtpPort };
   const trimmed = text.trim();
-  const bad = () => new SendmailUsageError(`--smtp must be HOST:PORT, such as ${defaultSmtpHost}:${defaultSmtpPort}, not "${text}"`);
+  const bad = () =>
+    new SendmailUsageError(`--smtp must be HOST:PORT, such as ${defaultSmtpHost}:${defaultSmtpPort}, not "${text}"`);
   const port = (digits: string | undefined) => {
     if (digits === undefined) return defaultSmtpPort;
     const value = Number(digits);
@@ -129,11 +151,11 @@ export function parseSmtpAddress(text: string | undefined): { host: string; port
   };
   if (/^\d+$/.test(trimmed)) return { host: defaultSmtpHost, port: port(trimmed) };
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
-  if (bracketed) return { host: bracketed[1]!, port: port(bracketed[2]) };
+  if (bracketed) return { host: bracketed[1], port: port(bracketed[2]) };
   if (/^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(trimmed)) return { host: trimmed, port: defaultSmtpPort };
   const plain = /^([^:\s]+)(?::(\d+))?$/.exec(trimmed);
   if (!plain) throw bad();
-  return { host: plain[1]!, port: port(plain[2]) };
+  return { host: plain[1], port: port(plain[2]) };
 }
 
 function unbracket(address: string): string {

@@ -46,8 +46,14 @@ export class SmtpClient {
   ) {
     socket.setEncoding('utf8');
     socket.on('data', (text: string) => this.receive(text));
-    socket.on('error', (error) => this.fail(new SmtpConnectionError(`connection to ${this.where} failed during ${this.phase}: ${error.message}`, 'closed')));
-    socket.on('close', () => this.fail(new SmtpConnectionError(`${this.where} closed the connection during ${this.phase}`, 'closed')));
+    socket.on('error', (error) =>
+      this.fail(
+        new SmtpConnectionError(`connection to ${this.where} failed during ${this.phase}: ${error.message}`, 'closed'),
+      ),
+    );
+    socket.on('close', () =>
+      this.fail(new SmtpConnectionError(`${this.where} closed the connection during ${this.phase}`, 'closed')),
+    );
   }
 
   static connect(options: ClientOptions): Promise<SmtpClient> {
@@ -56,7 +62,12 @@ export class SmtpClient {
       const socket = net.connect({ host: options.host, port: options.port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new SmtpConnectionError(`no answer from ${where} within ${(options.connectTimeoutMs ?? 10_000) / 1000} s`, 'connect'));
+        reject(
+          new SmtpConnectionError(
+            `no answer from ${where} within ${(options.connectTimeoutMs ?? 10_000) / 1000} s`,
+            'connect',
+          ),
+        );
       }, options.connectTimeoutMs ?? 10_000);
       socket.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
@@ -85,7 +96,12 @@ export class SmtpClient {
       const timeoutMs = this.options.replyTimeoutMs ?? 120_000;
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        reject(new SmtpConnectionError(`no reply from ${this.where} to ${this.phase} within ${timeoutMs / 1000} s`, 'timeout'));
+        reject(
+          new SmtpConnectionError(
+            `no reply from ${this.where} to ${this.phase} within ${timeoutMs / 1000} s`,
+            'timeout',
+          ),
+        );
       }, timeoutMs);
       this.waiter = {
         resolve: (reply) => {
@@ -101,7 +117,7 @@ export class SmtpClient {
   }
 
   /** Sends one command line and waits for its reply. */
-  command(line: string, phase = line.split(/[ :]/)[0]!.toUpperCase()): Promise<SmtpReply> {
+  command(line: string, phase = line.split(/[ :]/)[0].toUpperCase()): Promise<SmtpReply> {
     this.options.trace?.(`>>> ${line}`);
     this.socket.write(`${line}\r\n`, 'utf8');
     return this.reply(phase);
@@ -139,7 +155,9 @@ export class SmtpClient {
       this.options.trace?.(`<<< ${line}`);
       const match = /^(\d{3})([ -]?)(.*)$/.exec(line);
       if (!match) {
-        this.fail(new SmtpConnectionError(`unexpected reply from ${this.where} during ${this.phase}: "${line}"`, 'protocol'));
+        this.fail(
+          new SmtpConnectionError(`unexpected reply from ${this.where} during ${this.phase}: "${line}"`, 'protocol'),
+        );
         this.socket.destroy();
         return;
       }

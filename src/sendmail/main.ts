@@ -4,9 +4,24 @@
  * Silent on success; one line per problem on standard error; sysexits exit codes.
  */
 import * as os from 'node:os';
-import { defaultSmtpHost, defaultSmtpPort, exitCodes, parseSendmailArgs, SendmailUsageError, type SendmailArgs } from './args.js';
+import {
+  defaultSmtpHost,
+  defaultSmtpPort,
+  exitCodes,
+  parseSendmailArgs,
+  SendmailUsageError,
+  type SendmailArgs,
+} from './args.js';
 import { SmtpClient, SmtpConnectionError, type SmtpReply } from './client.js';
-import { dataPayload, hasEightBit, localDomain, parseAddresses, prepareMessage, readMessageLines, withDomain } from './message.js';
+import {
+  dataPayload,
+  hasEightBit,
+  localDomain,
+  parseAddresses,
+  prepareMessage,
+  readMessageLines,
+  withDomain,
+} from './message.js';
 
 const command = 'test-mail-server sendmail';
 
@@ -101,13 +116,23 @@ export async function runSendmail(argv: readonly string[], io: SendmailIo): Prom
     if (!(caught instanceof SmtpConnectionError)) throw caught;
     const hint = caught.kind === 'connect' ? ` (is test-mail-server running? point to it with --smtp HOST:PORT)` : '';
     error(`${caught.message}${hint}`);
-    return caught.kind === 'timeout' ? exitCodes.tempFail : caught.kind === 'protocol' ? exitCodes.protocol : exitCodes.unavailable;
+    return caught.kind === 'timeout'
+      ? exitCodes.tempFail
+      : caught.kind === 'protocol'
+        ? exitCodes.protocol
+        : exitCodes.unavailable;
   } finally {
     client?.close();
   }
 }
 
-async function converse(client: SmtpClient, sender: string, recipients: readonly string[], lines: readonly string[], error: (message: string) => void): Promise<number> {
+async function converse(
+  client: SmtpClient,
+  sender: string,
+  recipients: readonly string[],
+  lines: readonly string[],
+  error: (message: string) => void,
+): Promise<number> {
   const refused = (what: string, reply: SmtpReply, service = false) => {
     error(`${what}: ${reply.lines.join(' / ')}`);
     if (reply.code >= 400 && reply.code < 500) return exitCodes.tempFail;
@@ -120,7 +145,7 @@ async function converse(client: SmtpClient, sender: string, recipients: readonly
   let hello = await client.command(`EHLO ${name}`);
   let extensions: Set<string> = new Set();
   if (hello.code === 250) {
-    extensions = new Set(hello.lines.slice(1).map((line) => line.slice(4).split(' ')[0]!.toUpperCase()));
+    extensions = new Set(hello.lines.slice(1).map((line) => line.slice(4).split(' ')[0].toUpperCase()));
   } else {
     hello = await client.command(`HELO ${name}`);
     if (hello.code !== 250) return refused(`${client.where} refused HELO`, hello, true);
@@ -130,7 +155,8 @@ async function converse(client: SmtpClient, sender: string, recipients: readonly
   const parameters: string[] = [];
   if (extensions.has('SIZE')) parameters.push(`SIZE=${payload.length}`);
   if (extensions.has('8BITMIME') && hasEightBit(lines)) parameters.push('BODY=8BITMIME');
-  if (extensions.has('SMTPUTF8') && [sender, ...recipients].some((address) => /[^\x00-\x7f]/.test(address))) parameters.push('SMTPUTF8');
+  if (extensions.has('SMTPUTF8') && [sender, ...recipients].some((address) => /[^\x00-\x7f]/.test(address)))
+    parameters.push('SMTPUTF8');
   const mail = await client.command(`MAIL FROM:<${sender}>${parameters.map((p) => ` ${p}`).join('')}`);
   if (mail.code !== 250) {
     const status = refused(`sender <${sender}> refused`, mail);

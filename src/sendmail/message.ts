@@ -20,7 +20,8 @@ export async function readMessageLines(input: AsyncIterable<Buffer | string>, ig
   const lines: string[] = [];
   let pending = '';
   for await (const chunk of input) {
-    const text = pending + (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8').toString('latin1') : chunk.toString('latin1'));
+    const text =
+      pending + (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8').toString('latin1') : chunk.toString('latin1'));
     let start = 0;
     let end;
     while ((end = text.indexOf('\n', start)) >= 0) {
@@ -69,12 +70,13 @@ const fieldLine = /^[!-9;-~]+:/;
  * removes every Bcc field, and adds a From field if there is none.
  */
 export function prepareMessage(input: readonly string[], options: PrepareOptions): PreparedMessage {
-  let index = input.length > 0 && input[0]!.startsWith('From ') ? 1 : 0;
+  let index = input.length > 0 && input[0].startsWith('From ') ? 1 : 0;
   const fields: HeaderField[] = [];
   while (index < input.length) {
-    const line = input[index]!;
-    if (fieldLine.test(line)) fields.push({ name: line.slice(0, line.indexOf(':')).trim().toLowerCase(), lines: [line] });
-    else if (/^[ \t]/.test(line) && fields.length > 0) fields[fields.length - 1]!.lines.push(line);
+    const line = input[index];
+    if (fieldLine.test(line))
+      fields.push({ name: line.slice(0, line.indexOf(':')).trim().toLowerCase(), lines: [line] });
+    else if (/^[ \t]/.test(line) && fields.length > 0) fields[fields.length - 1].lines.push(line);
     else break;
     index++;
   }
@@ -86,12 +88,14 @@ export function prepareMessage(input: readonly string[], options: PrepareOptions
   const headerRecipients: string[] = [];
   if (options.extractRecipients) {
     for (const field of fields) {
-      if (field.name === 'to' || field.name === 'cc' || field.name === 'bcc') headerRecipients.push(...parseAddresses(fieldValue(field)));
+      if (field.name === 'to' || field.name === 'cc' || field.name === 'bcc')
+        headerRecipients.push(...parseAddresses(fieldValue(field)));
     }
   }
   const kept = fields.filter((field) => field.name !== 'bcc');
   const lines = kept.flatMap((field) => field.lines);
-  if (!kept.some((field) => field.name === 'from') && options.sender !== '') lines.push(fromField(options.sender, options.fullName));
+  if (!kept.some((field) => field.name === 'from') && options.sender !== '')
+    lines.push(fromField(options.sender, options.fullName));
   if (lines.length > 0 || body.length > 0) lines.push('');
   lines.push(...body);
   return { lines, headerRecipients };

@@ -26,7 +26,7 @@ export function startAuth(mechanism: string, serverName: string): AuthExchange |
         respond(response) {
           // authzid NUL authcid NUL password
           const parts = response.split('\u0000');
-          return parts.length === 3 && parts[1] !== '' ? { user: parts[1]! } : { malformed: true };
+          return parts.length === 3 && parts[1] !== '' ? { user: parts[1] } : { malformed: true };
         },
       };
     case 'LOGIN': {
@@ -46,7 +46,7 @@ export function startAuth(mechanism: string, serverName: string): AuthExchange |
         respond(response) {
           // "user hex-digest": the digest cannot be checked without a password store, nor need it be.
           const match = /^(.+) [0-9a-f]{32}$/i.exec(response);
-          return match ? { user: match[1]! } : { malformed: true };
+          return match ? { user: match[1] } : { malformed: true };
         },
       };
     default:

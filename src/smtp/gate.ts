@@ -15,4 +15,7 @@ export interface GateAction {
 }
 
 /** `to` is the recipient at RCPT, and every recipient at DATA. */
-export type Gate = (phase: Phase, context: { readonly from?: string; readonly to?: readonly string[] }) => GateAction | undefined;
+export type Gate = (
+  phase: Phase,
+  context: { readonly from?: string; readonly to?: readonly string[] },
+) => GateAction | undefined;

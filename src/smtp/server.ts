@@ -54,7 +54,9 @@ export class SmtpServer {
     this.port = await listen(plain, host, this.options.port, '--smtp-port');
     log.info(`SMTP listening on ${host}:${this.port}${settings.startTls ? ' (STARTTLS offered)' : ''}`);
     if (this.options.smtpsPort !== undefined && credentials) {
-      const implicit = tls.createServer(credentials, (socket) => this.open(socket, { ...settings, startTls: undefined }));
+      const implicit = tls.createServer(credentials, (socket) =>
+        this.open(socket, { ...settings, startTls: undefined }),
+      );
       implicit.on('tlsClientError', (error) => log.debug(`SMTPS handshake failed: ${error.message}`));
       this.listeners.push(implicit);
       this.smtpsPort = await listen(implicit, host, this.options.smtpsPort, '--smtps-port');

@@ -135,7 +135,9 @@ export class SmtpSession {
         this.mode = 'command';
       } else if (this.mode === 'bdat') {
         const transaction = this.transaction!;
-        transaction.chunkRemaining! -= this.input.readBytes(transaction.chunkRemaining!, (chunk) => this.bodyChunk(chunk));
+        transaction.chunkRemaining! -= this.input.readBytes(transaction.chunkRemaining!, (chunk) =>
+          this.bodyChunk(chunk),
+        );
         if (transaction.chunkRemaining! > 0) break;
         this.mode = 'command';
         if (transaction.chunkIsLast) this.endOfMessage();
@@ -157,7 +159,8 @@ export class SmtpSession {
     const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
     const argument = space < 0 ? '' : line.slice(space + 1).trim();
     const log = this.settings.log;
-    if (log.enabled('debug')) log.debug(`SMTP ${this.clientAddress} C: ${verb === 'AUTH' ? line.replace(/^(\S+ \S+) .*/, '$1 ****') : line}`);
+    if (log.enabled('debug'))
+      log.debug(`SMTP ${this.clientAddress} C: ${verb === 'AUTH' ? line.replace(/^(\S+ \S+) .*/, '$1 ****') : line}`);
     const handler = commands[verb];
     if (handler) handler(this, argument);
     else this.send(reply.unknownCommand);
@@ -194,7 +197,7 @@ export class SmtpSession {
     if (this.transaction) return this.send(reply.badSequence('Sender already given (use RSET)'));
     const match = /^FROM:\s*(.*)$/i.exec(argument);
     if (!match) return this.send(reply.syntax('MAIL FROM:<address> [parameters]'));
-    const path = parsePath(match[1]!);
+    const path = parsePath(match[1]);
     if (!path) return this.send(reply.badAddress('MAIL FROM:<address>'));
     for (const [name, value] of parameters(path.rest)) {
       if (name === 'SIZE') {
@@ -202,7 +205,8 @@ export class SmtpSession {
         if (!/^\d+$/.test(value ?? '')) return this.send(reply.syntax('SIZE=<number>'));
         if (declared > this.settings.maxMessageSize) return this.send(reply.tooBig(this.settings.maxMessageSize));
       } else if (name === 'BODY') {
-        if (!['7BIT', '8BITMIME'].includes((value ?? '').toUpperCase())) return this.send(reply.unknownParameter(`BODY=${value}`));
+        if (!['7BIT', '8BITMIME'].includes((value ?? '').toUpperCase()))
+          return this.send(reply.unknownParameter(`BODY=${value}`));
       } else if (name !== 'SMTPUTF8' && name !== 'AUTH') {
         // AUTH= must be accepted wherever AUTH is advertised (RFC 4954 §5).
         return this.send(reply.unknownParameter(name));
@@ -219,16 +223,18 @@ export class SmtpSession {
     if (!transaction) return this.send(reply.badSequence('Need MAIL before RCPT'));
     const match = /^TO:\s*(.*)$/i.exec(argument);
     if (!match) return this.send(reply.syntax('RCPT TO:<address> [parameters]'));
-    const path = parsePath(match[1]!);
+    const path = parsePath(match[1]);
     if (!path) return this.send(reply.badAddress('RCPT TO:<address>'));
     const [unsupported] = parameters(path.rest);
     if (unsupported) return this.send(reply.unknownParameter(unsupported[0]));
     const checked = this.settings.store.check(path.address);
     if (!checked.ok) return this.send(reply.refusedRecipient(checked.reason));
-    if (transaction.recipients.length >= this.settings.maxRecipients) return this.send(reply.tooManyRecipients(this.settings.maxRecipients));
+    if (transaction.recipients.length >= this.settings.maxRecipients)
+      return this.send(reply.tooManyRecipients(this.settings.maxRecipients));
     this.gated('rcpt', { from: transaction.from, to: [checked.mailbox.address] }, () => {
       // One copy per mailbox, however often it is named.
-      if (!transaction.recipients.some((r) => r.address === checked.mailbox.address)) transaction.recipients.push(checked.mailbox);
+      if (!transaction.recipients.some((r) => r.address === checked.mailbox.address))
+        transaction.recipients.push(checked.mailbox);
       this.send(reply.recipientOk);
     });
   }
@@ -412,14 +418,18 @@ export class SmtpSession {
     const id = messageId(receivedAt);
     this.busy = true;
     this.delivering = this.settings.store
-      .deliver(body, { from: transaction.from, to: transaction.recipients }, {
-        heloName: this.heloName,
-        clientAddress: this.clientAddress,
-        serverName: this.settings.serverName,
-        protocol: `${this.extended ? 'ESMTP' : 'SMTP'}${this.secure ? 'S' : ''}${this.user !== undefined ? 'A' : ''}`,
-        id,
-        receivedAt,
-      })
+      .deliver(
+        body,
+        { from: transaction.from, to: transaction.recipients },
+        {
+          heloName: this.heloName,
+          clientAddress: this.clientAddress,
+          serverName: this.settings.serverName,
+          protocol: `${this.extended ? 'ESMTP' : 'SMTP'}${this.secure ? 'S' : ''}${this.user !== undefined ? 'A' : ''}`,
+          id,
+          receivedAt,
+        },
+      )
       .then(
         () => this.send(reply.queued(id)),
         (error: Error) => {

@@ -41,7 +41,9 @@ export const testAddressDomain = 'example.test';
 /** See `MailClient.createAddress`. */
 export function createAddress(prefix = 'test'): string {
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*$/.test(prefix) || prefix.length > 64) {
-    throw new TypeError(`createAddress: prefix must be letters, digits, "_", "+", "-" and single inner dots (at most 64), got ${JSON.stringify(prefix)}`);
+    throw new TypeError(
+      `createAddress: prefix must be letters, digits, "_", "+", "-" and single inner dots (at most 64), got ${JSON.stringify(prefix)}`,
+    );
   }
   return `${prefix}-${randomBytes(8).toString('hex')}@${testAddressDomain}`;
 }
@@ -85,7 +87,7 @@ export function createMailClient(source: MessageSource): MailClient & { close():
   return {
     async waitForMessage(filter = {}, options) {
       const [message] = await wait(filter, 1, options);
-      return message!;
+      return message;
     },
     waitForMessages: (filter, count, options) => wait(filter, count, options),
     messages,

@@ -52,12 +52,15 @@ const filterKeys = new Set<string>([...matcherKeys, 'since']);
 
 /** Throws a TypeError for an unknown key (a typo would otherwise match everything) or a value of the wrong kind. */
 export function assertFilter(filter: unknown): asserts filter is MessageFilter {
-  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) throw new TypeError(`A message filter must be an object, got ${inspect(filter)}`);
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter))
+    throw new TypeError(`A message filter must be an object, got ${inspect(filter)}`);
   for (const [key, value] of Object.entries(filter)) {
-    if (!filterKeys.has(key)) throw new TypeError(`Unknown message filter key "${key}"; known keys: ${[...filterKeys].join(', ')}`);
+    if (!filterKeys.has(key))
+      throw new TypeError(`Unknown message filter key "${key}"; known keys: ${[...filterKeys].join(', ')}`);
     if (value === undefined) continue;
     if (key === 'since') {
-      if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeError(`Message filter "since" must be a valid Date, got ${inspect(value)}`);
+      if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+        throw new TypeError(`Message filter "since" must be a valid Date, got ${inspect(value)}`);
     } else if (typeof value !== 'string' && !(value instanceof RegExp) && typeof value !== 'function') {
       throw new TypeError(`Message filter "${key}" must be a string, a RegExp or a function, got ${inspect(value)}`);
     }
@@ -71,7 +74,8 @@ export function assertFilter(filter: unknown): asserts filter is MessageFilter {
 export function matchesMeta(meta: MessageMeta, filter: MessageFilter): boolean {
   if (filter.since !== undefined && meta.receivedAt.getTime() < filter.since.getTime()) return false;
   if (filter.mailbox !== undefined && !matchText(filter.mailbox, meta.mailbox, true)) return false;
-  if (filter.bcc !== undefined && !matchList(filter.bcc, meta.envelope.to, meta.envelope.to, (address) => [address])) return false;
+  if (filter.bcc !== undefined && !matchList(filter.bcc, meta.envelope.to, meta.envelope.to, (address) => [address]))
+    return false;
   return true;
 }
 
@@ -80,7 +84,11 @@ export function matches(message: ParsedMessage, filter: MessageFilter): boolean 
   if (!matchesMeta(message, filter)) return false;
   if (filter.to !== undefined && !matchAddresses(filter.to, message.to, message.to)) return false;
   if (filter.cc !== undefined && !matchAddresses(filter.cc, message.cc, message.cc)) return false;
-  if (filter.from !== undefined && !matchAddresses(filter.from, message.from === undefined ? [] : [message.from], message.from)) return false;
+  if (
+    filter.from !== undefined &&
+    !matchAddresses(filter.from, message.from === undefined ? [] : [message.from], message.from)
+  )
+    return false;
   if (filter.subject !== undefined && !matchText(filter.subject, message.subject, false)) return false;
   if (filter.text !== undefined && !matchText(filter.text, message.text, false)) return false;
   if (filter.html !== undefined && !matchText(filter.html, message.html, false)) return false;
@@ -88,15 +96,22 @@ export function matches(message: ParsedMessage, filter: MessageFilter): boolean 
 }
 
 function matchAddresses<T>(matcher: Matcher<T>, addresses: readonly MailAddress[], exposed: T): boolean {
-  return matchList(matcher, addresses, exposed, ({ name, address }) => (name === '' ? [address] : [address, `${name} <${address}>`]));
+  return matchList(matcher, addresses, exposed, ({ name, address }) =>
+    name === '' ? [address] : [address, `${name} <${address}>`],
+  );
 }
 
 /** String: any item's address equals it (case-insensitively); RegExp: any of an item's forms matches; function: gets `exposed`. */
-function matchList<T, Item>(matcher: Matcher<T>, items: readonly Item[], exposed: T, forms: (item: Item) => string[]): boolean {
+function matchList<T, Item>(
+  matcher: Matcher<T>,
+  items: readonly Item[],
+  exposed: T,
+  forms: (item: Item) => string[],
+): boolean {
   if (typeof matcher === 'function') return matcher(exposed) === true;
   if (typeof matcher === 'string') {
     const wanted = matcher.trim().toLowerCase();
-    return items.some((item) => forms(item)[0]!.toLowerCase() === wanted);
+    return items.some((item) => forms(item)[0].toLowerCase() === wanted);
   }
   return items.some((item) => forms(item).some((form) => test(matcher, form)));
 }
@@ -104,7 +119,8 @@ function matchList<T, Item>(matcher: Matcher<T>, items: readonly Item[], exposed
 function matchText<T extends string | undefined>(matcher: Matcher<T>, value: T, caseInsensitive: boolean): boolean {
   if (typeof matcher === 'function') return matcher(value) === true;
   if (value === undefined) return false;
-  if (typeof matcher === 'string') return caseInsensitive ? matcher.toLowerCase() === value.toLowerCase() : matcher === value;
+  if (typeof matcher === 'string')
+    return caseInsensitive ? matcher.toLowerCase() === value.toLowerCase() : matcher === value;
   return test(matcher, value);
 }
 
@@ -120,6 +136,9 @@ function test(pattern: RegExp, value: string): boolean {
 export function describeFilter(filter: MessageFilter): string {
   const parts = Object.entries(filter)
     .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => `${key}: ${value instanceof Date ? value.toISOString() : typeof value === 'function' ? `[Function${value.name ? ` ${value.name}` : ''}]` : inspect(value)}`);
+    .map(
+      ([key, value]) =>
+        `${key}: ${value instanceof Date ? value.toISOString() : typeof value === 'function' ? `[Function${(value as () => unknown).name ? ` ${(value as () => unknown).name}` : ''}]` : inspect(value)}`,
+    );
   return parts.length === 0 ? '{}' : `{ ${parts.join(', ')} }`;
 }

@@ -91,7 +91,12 @@ export interface ParsedMessage extends MessageMeta {
 }
 
 /** Parses a stored file. Without `meta` (a message we did not see arrive) it is read from the trace lines. */
-export async function parseMessage(raw: Buffer, mailbox: string, number: number, meta?: Omit<MessageMeta, 'mailbox' | 'number'>): Promise<ParsedMessage> {
+export async function parseMessage(
+  raw: Buffer,
+  mailbox: string,
+  number: number,
+  meta?: Omit<MessageMeta, 'mailbox' | 'number'>,
+): Promise<ParsedMessage> {
   // Loaded on first use: a server that is never asked to parse (the CLI) saves its memory.
   const { default: PostalMime } = await import('postal-mime');
   const email = await PostalMime.parse(raw);
@@ -133,26 +138,34 @@ function collectHeaders(email: Email): Record<string, string[]> {
   const headers: Record<string, string[]> = {};
   for (const { key, value } of email.headers) {
     // defineProperty: a header named `__proto__` must become a key, not a prototype.
-    if (Object.hasOwn(headers, key)) headers[key]!.push(value);
+    if (Object.hasOwn(headers, key)) headers[key].push(value);
     else Object.defineProperty(headers, key, { value: [value], enumerable: true, writable: true, configurable: true });
   }
   return headers;
 }
 
 /** Envelope and arrival time of a copy stored before we watched, from the lines our store wrote above it. */
-function metaFromTrace(headers: Record<string, string[]>, mailbox: string, size: number): Omit<MessageMeta, 'mailbox' | 'number'> {
+function metaFromTrace(
+  headers: Record<string, string[]>,
+  mailbox: string,
+  size: number,
+): Omit<MessageMeta, 'mailbox' | 'number'> {
   const returnPath = headers['return-path']?.[0]?.trim();
   const from = returnPath === undefined ? '' : returnPath.replace(/^<(.*)>$/, '$1');
   const deliveredTo = headers['delivered-to']?.[0]?.trim();
   const received = headers['received']?.[0];
-  const receivedAt = (received === undefined ? undefined : validDate(received.slice(received.lastIndexOf(';') + 1))) ?? validDate(headers['date']?.[0]) ?? new Date(0);
+  const receivedAt =
+    (received === undefined ? undefined : validDate(received.slice(received.lastIndexOf(';') + 1))) ??
+    validDate(headers['date']?.[0]) ??
+    new Date(0);
   return { envelope: { from, to: [deliveredTo || mailbox] }, receivedAt, size };
 }
 
 function flatten(addresses: readonly PostalAddress[] | undefined): MailAddress[] {
   const flat: MailAddress[] = [];
   for (const entry of addresses ?? []) {
-    if (entry.group !== undefined) for (const member of entry.group) flat.push({ name: member.name, address: member.address });
+    if (entry.group !== undefined)
+      for (const member of entry.group) flat.push({ name: member.name, address: member.address });
     else flat.push({ name: entry.name, address: entry.address });
   }
   return flat;
@@ -197,7 +210,7 @@ export function extractLinks(html: string | undefined, text: string | undefined)
 function trimUrl(url: string): string {
   let end = url.length;
   for (;;) {
-    const last = url[end - 1]!;
+    const last = url[end - 1];
     if ('.,;:!?*'.includes(last)) end--;
     else if (last === ')' && count(url.slice(0, end), '(') < count(url.slice(0, end), ')')) end--;
     else if (last === ']' && count(url.slice(0, end), '[') < count(url.slice(0, end), ']')) end--;
@@ -215,7 +228,8 @@ const namedEntities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot
 function decodeEntities(value: string): string {
   return value.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (entity, name: string) => {
     if (name[0] === '#') {
-      const code = name[1] === 'x' || name[1] === 'X' ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10);
+      const code =
+        name[1] === 'x' || name[1] === 'X' ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10);
       return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : entity;
     }
     return namedEntities[name.toLowerCase()] ?? entity;

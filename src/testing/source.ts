@@ -27,5 +27,9 @@ export function messageKey(meta: Pick<MessageMeta, 'mailbox' | 'number'>): strin
 
 /** Oldest first; copies of one message (same arrival) by mailbox, then number. */
 export function compareMeta(a: MessageMeta, b: MessageMeta): number {
-  return a.receivedAt.getTime() - b.receivedAt.getTime() || (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0) || a.number - b.number;
+  return (
+    a.receivedAt.getTime() - b.receivedAt.getTime() ||
+    (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0) ||
+    a.number - b.number
+  );
 }

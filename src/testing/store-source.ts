@@ -33,7 +33,13 @@ export class StoreSource implements MessageSource {
   private cachedBytes = 0;
 
   private readonly onDelivered = (stored: StoredMessage): void => {
-    const meta: MessageMeta = { mailbox: stored.mailbox, number: stored.number, envelope: stored.envelope, receivedAt: stored.receivedAt, size: stored.size };
+    const meta: MessageMeta = {
+      mailbox: stored.mailbox,
+      number: stored.number,
+      envelope: stored.envelope,
+      receivedAt: stored.receivedAt,
+      size: stored.size,
+    };
     const key = messageKey(meta);
     this.forget(key);
     this.known.set(key, meta);
@@ -103,7 +109,8 @@ export class StoreSource implements MessageSource {
       if (message === undefined) continue;
       const { mailbox, number, envelope, receivedAt, size } = message;
       // A delivery event that came in meanwhile knows more (every recipient, exact time).
-      if (!this.known.has(messageKey(message))) this.known.set(messageKey(message), { mailbox, number, envelope, receivedAt, size });
+      if (!this.known.has(messageKey(message)))
+        this.known.set(messageKey(message), { mailbox, number, envelope, receivedAt, size });
     }
     this.complete = true;
   }
@@ -135,7 +142,11 @@ export class StoreSource implements MessageSource {
     return entry.message;
   }
 
-  private async read(mailbox: string, number: number, meta: MessageMeta | undefined): Promise<ParsedMessage | undefined> {
+  private async read(
+    mailbox: string,
+    number: number,
+    meta: MessageMeta | undefined,
+  ): Promise<ParsedMessage | undefined> {
     const raw = await this.store.read(mailbox, number);
     if (raw === undefined) {
       // Deleted from outside (rm): forget it.

@@ -45,10 +45,17 @@ export class MailTimeoutError extends Error {
 /** How many arrived messages a timeout message names; the rest are counted. */
 const listedLimit = 25;
 
-function timeoutText(filter: MessageFilter, expected: number, timeout: number, arrived: readonly ArrivedMessage[]): string {
+function timeoutText(
+  filter: MessageFilter,
+  expected: number,
+  timeout: number,
+  arrived: readonly ArrivedMessage[],
+): string {
   const matched = arrived.filter((message) => message.matched).length;
   const wanted =
-    expected === 1 ? `no message matched ${describeFilter(filter)}` : `${matched} of ${expected} messages matched ${describeFilter(filter)}`;
+    expected === 1
+      ? `no message matched ${describeFilter(filter)}`
+      : `${matched} of ${expected} messages matched ${describeFilter(filter)}`;
   const lines = [`Timed out after ${timeout} ms waiting for mail: ${wanted}.`];
   if (arrived.length === 0) {
     lines.push('No message arrived.');
@@ -57,7 +64,9 @@ function timeoutText(filter: MessageFilter, expected: number, timeout: number, a
     const shown = arrived.slice(-listedLimit);
     if (shown.length < arrived.length) lines.push(`  ... ${arrived.length - shown.length} earlier not shown`);
     for (const message of shown) {
-      lines.push(`  ${message.matched ? '* ' : '- '}${message.mailbox} #${message.number}  from ${message.from || '(none)'}  subject ${JSON.stringify(message.subject)}`);
+      lines.push(
+        `  ${message.matched ? '* ' : '- '}${message.mailbox} #${message.number}  from ${message.from || '(none)'}  subject ${JSON.stringify(message.subject)}`,
+      );
     }
     if (matched > 0) lines.push('  (* matched)');
   }
@@ -69,11 +78,18 @@ function timeoutText(filter: MessageFilter, expected: number, timeout: number, a
  * already stored ones, then arrivals in the order they are stored. Rejects with a
  * MailTimeoutError after `timeout` ms, or when `signal` aborts.
  */
-export function waitForMessages(source: MessageSource, filter: MessageFilter, count: number, options: WaitOptions = {}): Promise<ParsedMessage[]> {
+export function waitForMessages(
+  source: MessageSource,
+  filter: MessageFilter,
+  count: number,
+  options: WaitOptions = {},
+): Promise<ParsedMessage[]> {
   assertFilter(filter);
-  if (!Number.isSafeInteger(count) || count < 1) return Promise.reject(new RangeError(`count must be a positive integer, got ${count}`));
+  if (!Number.isSafeInteger(count) || count < 1)
+    return Promise.reject(new RangeError(`count must be a positive integer, got ${count}`));
   const timeout = options.timeout ?? defaultTimeout;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) return Promise.reject(new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`));
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)
+    return Promise.reject(new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`));
   const signal = options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
 
@@ -141,7 +157,9 @@ export function waitForMessages(source: MessageSource, filter: MessageFilter, co
       if (done) return;
       const matchedKeys = new Set(found.map(messageKey));
       finish(() => {
-        void summarize(source, arrived, matchedKeys).then((summary) => reject(new MailTimeoutError(filter, count, timeout, summary)));
+        void summarize(source, arrived, matchedKeys).then((summary) =>
+          reject(new MailTimeoutError(filter, count, timeout, summary)),
+        );
       });
     };
     if (Number.isFinite(timeout)) timer = setTimeout(onTimeout, timeout);
@@ -158,13 +176,24 @@ export function waitForMessages(source: MessageSource, filter: MessageFilter, co
   });
 }
 
-async function summarize(source: MessageSource, arrived: readonly MessageMeta[], matchedKeys: ReadonlySet<string>): Promise<ArrivedMessage[]> {
+async function summarize(
+  source: MessageSource,
+  arrived: readonly MessageMeta[],
+  matchedKeys: ReadonlySet<string>,
+): Promise<ArrivedMessage[]> {
   const shown = new Set(arrived.slice(-listedLimit));
   return Promise.all(
     arrived.map(async (meta) => {
       const message = shown.has(meta) ? await source.load(meta).catch(() => undefined) : undefined;
       const from = message?.from?.address ?? meta.envelope.from;
-      return { mailbox: meta.mailbox, number: meta.number, from, subject: message?.subject ?? '', receivedAt: meta.receivedAt, matched: matchedKeys.has(messageKey(meta)) };
+      return {
+        mailbox: meta.mailbox,
+        number: meta.number,
+        from,
+        subject: message?.subject ?? '',
+        receivedAt: meta.receivedAt,
+        matched: matchedKeys.has(messageKey(meta)),
+      };
     }),
   );
 }

@@ -45,7 +45,9 @@ test('--chaos rules (repeatable) act on a CLI server: a refused recipient, the n
 });
 
 test('TMS_CHAOS holds rules one per line when no --chaos is given', async () => {
-  const { cli, port } = await CliProcess.listening(await tempDir(), [], { TMS_CHAOS: 'mail from=*@spam.test reply=550 5.7.1 spammer\nrcpt disconnect times=1' });
+  const { cli, port } = await CliProcess.listening(await tempDir(), [], {
+    TMS_CHAOS: 'mail from=*@spam.test reply=550 5.7.1 spammer\nrcpt disconnect times=1',
+  });
   try {
     const outcome = await nodemailerSend(port, 'eve@spam.test', ['ok@example.test']);
     assert.equal(outcome.response, '550 5.7.1 spammer');
@@ -59,8 +61,16 @@ test('TMS_CHAOS holds rules one per line when no --chaos is given', async () => 
 
 test('a bad --chaos: one line naming the rule and the problem, a hint to --help, exit 2; --help documents the grammar', async () => {
   const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
-    [['--chaos', 'rcpt to=bounce@* reply=5x0 no'], {}, /--chaos 'rcpt to=bounce@\* reply=5x0 no': reply code must be three digits from 200 to 599, not "5x0"/],
-    [['--chaos', 'rcpt disconnect', '--chaos', 'bounce reply=550 x'], {}, /--chaos 'bounce reply=550 x': unknown phase "bounce"/],
+    [
+      ['--chaos', 'rcpt to=bounce@* reply=5x0 no'],
+      {},
+      /--chaos 'rcpt to=bounce@\* reply=5x0 no': reply code must be three digits from 200 to 599, not "5x0"/,
+    ],
+    [
+      ['--chaos', 'rcpt disconnect', '--chaos', 'bounce reply=550 x'],
+      {},
+      /--chaos 'bounce reply=550 x': unknown phase "bounce"/,
+    ],
     [['--chaos', 'rcpt times=0 disconnect'], {}, /times must be a positive whole number, not 0/],
     [['--chaos', 'rcpt probability=2 disconnect'], {}, /probability must be a number from 0 to 1, not 2/],
     [['--chaos'], {}, /--chaos/],
@@ -71,13 +81,19 @@ test('a bad --chaos: one line naming the rule and the problem, a hint to --help,
     assert.equal(await cli.exited, 2, args.join(' '));
     const lines = cli.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, cli.stderr);
-    assert.match(lines[0]!, /^test-mail-server: .+ \(see test-mail-server --help\)$/);
-    assert.match(lines[0]!, message);
+    assert.match(lines[0], /^test-mail-server: .+ \(see test-mail-server --help\)$/);
+    assert.match(lines[0], message);
   }
 
   const help = CliProcess.start(['--help']);
   assert.equal(await help.exited, 0);
-  for (const text of ['--chaos RULE', 'TMS_CHAOS', 'PHASE [from=PATTERN] [to=PATTERN] [delay=MS] [disconnect] [times=N] [probability=P] [reply=CODE TEXT...]', "--chaos 'rcpt to=bounce@* reply=550 5.1.1 no such user'", 'sendmail']) {
+  for (const text of [
+    '--chaos RULE',
+    'TMS_CHAOS',
+    'PHASE [from=PATTERN] [to=PATTERN] [delay=MS] [disconnect] [times=N] [probability=P] [reply=CODE TEXT...]',
+    "--chaos 'rcpt to=bounce@* reply=550 5.1.1 no such user'",
+    'sendmail',
+  ]) {
     assert.ok(help.stdout.includes(text), `--help mentions ${text}`);
   }
 });

@@ -17,8 +17,19 @@ export interface NodemailerOutcome {
 }
 
 /** Sends one message with nodemailer; never throws for SMTP failures. */
-export async function nodemailerSend(port: number, from: string, to: string[], subject = 'chaos test'): Promise<NodemailerOutcome> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, connectionTimeout: 10_000, greetingTimeout: 10_000 });
+export async function nodemailerSend(
+  port: number,
+  from: string,
+  to: string[],
+  subject = 'chaos test',
+): Promise<NodemailerOutcome> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+  });
   try {
     const info = await transport.sendMail({ from, to, subject, text: 'Hello from nodemailer\n' });
     const rejectedErrors = (info as { rejectedErrors?: Array<{ response?: string }> }).rejectedErrors ?? [];
@@ -30,7 +41,13 @@ export async function nodemailerSend(port: number, from: string, to: string[], s
     };
   } catch (caught) {
     const error = caught as { code?: string; responseCode?: number; response?: string; command?: string };
-    return { ok: false, code: error.code, responseCode: error.responseCode, response: error.response, command: error.command };
+    return {
+      ok: false,
+      code: error.code,
+      responseCode: error.responseCode,
+      response: error.response,
+      command: error.command,
+    };
   } finally {
     transport.close();
   }

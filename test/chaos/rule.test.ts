@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chaosRulesFromOptions } from '../../src/chaos/cli.js';
-import { chaosRuleToJson, ChaosRuleError, formatChaosRule, parseChaosRule, validateChaosRule, type ChaosRule } from '../../src/chaos/index.js';
+import {
+  chaosRuleToJson,
+  ChaosRuleError,
+  formatChaosRule,
+  parseChaosRule,
+  validateChaosRule,
+  type ChaosRule,
+} from '../../src/chaos/index.js';
 import { compilePattern, globToRegExp } from '../../src/chaos/rule.js';
 
 test('parseChaosRule reads every field of the grammar; reply= takes the rest of the line', () => {
@@ -11,7 +18,11 @@ test('parseChaosRule reads every field of the grammar; reply= takes the rest of 
     to: 'bounce@*',
     reply: { code: 550, text: '5.1.1 no such user' },
   });
-  assert.deepEqual(parseChaosRule('data times=1 reply=451 4.3.0 try again'), { on: 'data', times: 1, reply: { code: 451, text: '4.3.0 try again' } });
+  assert.deepEqual(parseChaosRule('data times=1 reply=451 4.3.0 try again'), {
+    on: 'data',
+    times: 1,
+    reply: { code: 451, text: '4.3.0 try again' },
+  });
   assert.deepEqual(parseChaosRule('connect delay=3000'), { on: 'connect', delayMs: 3000 });
   assert.deepEqual(parseChaosRule('connect delay=3s'), { on: 'connect', delayMs: 3000 });
   assert.deepEqual(parseChaosRule('connect delay=250ms'), { on: 'connect', delayMs: 250 });
@@ -21,18 +32,28 @@ test('parseChaosRule reads every field of the grammar; reply= takes the rest of 
     disconnect: true,
     probability: 0.25,
   });
-  assert.deepEqual(parseChaosRule('data from=a@x to=/^vip-\\d+@/i delay=10 times=3 probability=1 reply=250 2.0.0 pretend to=x'), {
-    on: 'data',
-    from: 'a@x',
-    to: '/^vip-\\d+@/i',
-    delayMs: 10,
-    times: 3,
-    probability: 1,
-    // Everything after reply= is the text, even what looks like another key.
-    reply: { code: 250, text: '2.0.0 pretend to=x' },
+  assert.deepEqual(
+    parseChaosRule('data from=a@x to=/^vip-\\d+@/i delay=10 times=3 probability=1 reply=250 2.0.0 pretend to=x'),
+    {
+      on: 'data',
+      from: 'a@x',
+      to: '/^vip-\\d+@/i',
+      delayMs: 10,
+      times: 3,
+      probability: 1,
+      // Everything after reply= is the text, even what looks like another key.
+      reply: { code: 250, text: '2.0.0 pretend to=x' },
+    },
+  );
+  assert.deepEqual(parseChaosRule('EHLO reply=421 4.7.0 busy'), {
+    on: 'helo',
+    reply: { code: 421, text: '4.7.0 busy' },
   });
-  assert.deepEqual(parseChaosRule('EHLO reply=421 4.7.0 busy'), { on: 'helo', reply: { code: 421, text: '4.7.0 busy' } });
-  assert.deepEqual(parseChaosRule('rcpt TO=b@x REPLY=550 no'), { on: 'rcpt', to: 'b@x', reply: { code: 550, text: 'no' } });
+  assert.deepEqual(parseChaosRule('rcpt TO=b@x REPLY=550 no'), {
+    on: 'rcpt',
+    to: 'b@x',
+    reply: { code: 550, text: 'no' },
+  });
 });
 
 test('parseChaosRule refuses bad rules with one clear line each', () => {
@@ -56,7 +77,10 @@ test('parseChaosRule refuses bad rules with one clear line each', () => {
     ['rcpt disconnect reply=550 no', /^disconnect and reply cannot be combined/],
     ['rcpt disconnect=yes', /^disconnect takes no value/],
     ['rcpt to= disconnect', /^to= needs a value$/],
-    ['rcpt bounce disconnect', /^unknown word "bounce" \(expected from=, to=, delay=, disconnect, times=, probability= or reply=\)$/],
+    [
+      'rcpt bounce disconnect',
+      /^unknown word "bounce" \(expected from=, to=, delay=, disconnect, times=, probability= or reply=\)$/,
+    ],
     ['rcpt times=1 times=2 disconnect', /^times given twice$/],
     ['connect from=a@x disconnect', /^from applies only at mail, rcpt and data \(no sender is known at connect\)$/],
     ['helo from=a@x disconnect', /^from applies only at mail, rcpt and data/],
@@ -66,17 +90,25 @@ test('parseChaosRule refuses bad rules with one clear line each', () => {
   for (const [text, message] of cases) {
     assert.throws(
       () => parseChaosRule(text),
-      (error: unknown) => error instanceof ChaosRuleError && message.test(error.message) && !error.message.includes('\n'),
+      (error: unknown) =>
+        error instanceof ChaosRuleError && message.test(error.message) && !error.message.includes('\n'),
       text,
     );
   }
 });
 
 test('validateChaosRule checks library and JSON objects the same way', () => {
-  assert.deepEqual(validateChaosRule({ on: 'rcpt', to: /^b/i, reply: { code: 550, text: 'no' } }), { on: 'rcpt', to: /^b/i, reply: { code: 550, text: 'no' } });
+  assert.deepEqual(validateChaosRule({ on: 'rcpt', to: /^b/i, reply: { code: 550, text: 'no' } }), {
+    on: 'rcpt',
+    to: /^b/i,
+    reply: { code: 550, text: 'no' },
+  });
   const cases: Array<[unknown, RegExp]> = [
     [null, /^a rule must be an object/],
-    [{ on: 'rcpt', disconnect: true, color: 'red' }, /^unknown field "color" \(expected on, from, to, reply, delayMs, disconnect, times, probability\)$/],
+    [
+      { on: 'rcpt', disconnect: true, color: 'red' },
+      /^unknown field "color" \(expected on, from, to, reply, delayMs, disconnect, times, probability\)$/,
+    ],
     [{ disconnect: true }, /^unknown phase nothing/],
     [{ on: 'RCPT', disconnect: true }, /^unknown phase "RCPT"/],
     [{ on: 'rcpt', reply: { code: 55, text: 'x' } }, /^reply code must be three digits from 200 to 599, not 55$/],
@@ -92,19 +124,31 @@ test('validateChaosRule checks library and JSON objects the same way', () => {
     [{ on: 'rcpt', disconnect: true, from: '' }, /^from must be a glob/],
   ];
   for (const [input, message] of cases) {
-    assert.throws(() => validateChaosRule(input), (error: unknown) => error instanceof ChaosRuleError && message.test(error.message), JSON.stringify(input));
+    assert.throws(
+      () => validateChaosRule(input),
+      (error: unknown) => error instanceof ChaosRuleError && message.test(error.message),
+      JSON.stringify(input),
+    );
   }
 });
 
 test('formatChaosRule is the canonical text form: parsing it gives the rule back; JSON carries RegExps as /source/flags', () => {
   const rules: ChaosRule[] = [
     { on: 'rcpt', to: 'bounce@*', reply: { code: 550, text: '5.1.1 no such user' } },
-    { on: 'data', from: '*@x.test', to: 'a?c@*', delayMs: 5, times: 2, probability: 0.5, reply: { code: 451, text: '4.3.0 try again' } },
+    {
+      on: 'data',
+      from: '*@x.test',
+      to: 'a?c@*',
+      delayMs: 5,
+      times: 2,
+      probability: 0.5,
+      reply: { code: 451, text: '4.3.0 try again' },
+    },
     { on: 'mail', disconnect: true },
     { on: 'connect', delayMs: 3000 },
   ];
   for (const rule of rules) assert.deepEqual(parseChaosRule(formatChaosRule(rule)), rule);
-  assert.equal(formatChaosRule(rules[0]!), 'rcpt to=bounce@* reply=550 5.1.1 no such user');
+  assert.equal(formatChaosRule(rules[0]), 'rcpt to=bounce@* reply=550 5.1.1 no such user');
 
   const withRegExp: ChaosRule = { on: 'rcpt', to: /^vip-\d+@/i, disconnect: true };
   assert.equal(formatChaosRule(withRegExp), 'rcpt to=/^vip-\\d+@/i disconnect');
@@ -144,11 +188,18 @@ test('--chaos values (repeatable) win over TMS_CHAOS (one rule per line); errors
     { on: 'rcpt', to: 'b@*', reply: { code: 550, text: 'no' } },
     { on: 'connect', delayMs: 10 },
   ]);
-  assert.deepEqual(chaosRulesFromOptions(undefined, 'mail disconnect\n\n# a comment\r\ndata times=1 reply=451 4.3.0 try again\n'), [
-    { on: 'mail', disconnect: true },
-    { on: 'data', times: 1, reply: { code: 451, text: '4.3.0 try again' } },
-  ]);
+  assert.deepEqual(
+    chaosRulesFromOptions(undefined, 'mail disconnect\n\n# a comment\r\ndata times=1 reply=451 4.3.0 try again\n'),
+    [
+      { on: 'mail', disconnect: true },
+      { on: 'data', times: 1, reply: { code: 451, text: '4.3.0 try again' } },
+    ],
+  );
   assert.deepEqual(chaosRulesFromOptions(undefined, undefined), []);
-  assert.throws(() => chaosRulesFromOptions(['rcpt reply=abc x'], undefined), { message: `--chaos 'rcpt reply=abc x': reply code must be three digits from 200 to 599, not "abc"` });
-  assert.throws(() => chaosRulesFromOptions([], 'helo nothing'), { message: /^TMS_CHAOS 'helo nothing': unknown word "nothing"/ });
+  assert.throws(() => chaosRulesFromOptions(['rcpt reply=abc x'], undefined), {
+    message: `--chaos 'rcpt reply=abc x': reply code must be three digits from 200 to 599, not "abc"`,
+  });
+  assert.throws(() => chaosRulesFromOptions([], 'helo nothing'), {
+    message: /^TMS_CHAOS 'helo nothing': unknown word "nothing"/,
+  });
 });

@@ -21,12 +21,16 @@ function assertWaited(elapsedMs: number, delayMs: number, what: string): void {
 
 async function stored(server: TestMailServer, mailbox: string): Promise<string[]> {
   const messages: string[] = [];
-  for (const number of server.store.list(mailbox)) messages.push((await server.store.read(mailbox, number))!.toString('utf8'));
+  for (const number of server.store.list(mailbox))
+    messages.push((await server.store.read(mailbox, number))!.toString('utf8'));
   return messages;
 }
 
 /** A raw session up to the point where `phase` is asked; returns the reply to that step. */
-async function rawUpTo(port: number, phase: 'connect' | 'helo' | 'mail' | 'rcpt' | 'data'): Promise<{ smtp: RawSmtp; reply: string; elapsedMs: number }> {
+async function rawUpTo(
+  port: number,
+  phase: 'connect' | 'helo' | 'mail' | 'rcpt' | 'data',
+): Promise<{ smtp: RawSmtp; reply: string; elapsedMs: number }> {
   let started = performance.now();
   const smtp = await RawSmtp.connect(port);
   const step = async (line: string | undefined): Promise<string> => {
@@ -53,7 +57,11 @@ async function rawUpTo(port: number, phase: 'connect' | 'helo' | 'mail' | 'rcpt'
 test('every RCPT to bounce@* gets 550 5.1.1 no such user; nothing is stored for it, the other recipients get theirs (nodemailer)', async () => {
   await withServer(async (server) => {
     server.chaos.add({ on: 'rcpt', to: 'bounce@*', reply: { code: 550, text: '5.1.1 no such user' } });
-    const outcome = await nodemailerSend(server.smtpPort, sender, ['ok@example.test', 'bounce@example.test', 'other@example.test']);
+    const outcome = await nodemailerSend(server.smtpPort, sender, [
+      'ok@example.test',
+      'bounce@example.test',
+      'other@example.test',
+    ]);
     assert.equal(outcome.ok, true);
     assert.deepEqual(outcome.accepted, ['ok@example.test', 'other@example.test']);
     assert.deepEqual(outcome.rejected, ['bounce@example.test']);
@@ -62,8 +70,8 @@ test('every RCPT to bounce@* gets 550 5.1.1 no such user; nothing is stored for 
     assert.deepEqual(await server.store.mailboxes(), ['ok@example.test', 'other@example.test']);
     for (const mailbox of ['ok@example.test', 'other@example.test']) {
       const [message] = await stored(server, mailbox);
-      assert.match(message!, /Hello from nodemailer/);
-      assert.match(message!, new RegExp(`^Delivered-To: ${mailbox}\r$`, 'm'));
+      assert.match(message, /Hello from nodemailer/);
+      assert.match(message, new RegExp(`^Delivered-To: ${mailbox}\r$`, 'm'));
     }
     // Every time, not just once.
     const again = await nodemailerSend(server.smtpPort, sender, ['bounce@example.test']);
@@ -72,7 +80,7 @@ test('every RCPT to bounce@* gets 550 5.1.1 no such user; nothing is stored for 
     assert.equal(again.responseCode, 550);
     assert.equal(again.response, '550 5.1.1 no such user');
     assert.deepEqual(server.store.list('bounce@example.test'), []);
-    assert.equal(server.chaos.list()[0]!.fired, 2);
+    assert.equal(server.chaos.list()[0].fired, 2);
   });
 });
 
@@ -80,10 +88,13 @@ test('every RCPT to bounce@* gets 550 5.1.1 no such user; the other recipients g
   await withServer(async (server) => {
     server.chaos.add('rcpt to=bounce@* reply=550 5.1.1 no such user');
     const outcome = await smtplibSend(server.smtpPort, sender, ['ok@example.test', 'Bounce@Example.TEST']);
-    assert.deepEqual(outcome, { greetingSeconds: outcome.greetingSeconds, refused: { 'Bounce@Example.TEST': [550, '5.1.1 no such user'] } });
+    assert.deepEqual(outcome, {
+      greetingSeconds: outcome.greetingSeconds,
+      refused: { 'Bounce@Example.TEST': [550, '5.1.1 no such user'] },
+    });
     assert.deepEqual(server.store.list('Bounce@example.test'), []);
     assert.deepEqual(server.store.list('ok@example.test'), [1]);
-    assert.match((await stored(server, 'ok@example.test'))[0]!, /Hello from smtplib/);
+    assert.match((await stored(server, 'ok@example.test'))[0], /Hello from smtplib/);
 
     const alone = await smtplibSend(server.smtpPort, sender, ['bounce@example.test']);
     assert.equal(alone.error, 'SMTPRecipientsRefused');
@@ -104,11 +115,14 @@ test('the next DATA gets 451 4.3.0 try again, and is not stored; the one after g
     assert.deepEqual(server.store.list('ok@example.test'), [1]);
 
     server.chaos.add('data times=1 reply=451 4.3.0 try again');
-    assert.deepEqual(await smtplibSend(server.smtpPort, sender, ['ok@example.test']).then(({ greetingSeconds: _, ...rest }) => rest), {
-      error: 'SMTPDataError',
-      code: 451,
-      text: '4.3.0 try again',
-    });
+    assert.deepEqual(
+      await smtplibSend(server.smtpPort, sender, ['ok@example.test']).then(({ greetingSeconds: _, ...rest }) => rest),
+      {
+        error: 'SMTPDataError',
+        code: 451,
+        text: '4.3.0 try again',
+      },
+    );
     assert.deepEqual(server.store.list('ok@example.test'), [1]);
     assert.deepEqual((await smtplibSend(server.smtpPort, sender, ['ok@example.test'])).refused, {});
     assert.deepEqual(server.store.list('ok@example.test'), [1, 2]);
@@ -117,11 +131,41 @@ test('the next DATA gets 451 4.3.0 try again, and is not stored; the one after g
 
 test('a reply at each phase reaches nodemailer and smtplib exactly; nothing is stored', async () => {
   const cases = [
-    { on: 'connect', code: 554, text: '5.3.2 no service here', nodemailer: { code: 'EPROTOCOL', command: 'CONN' }, python: 'SMTPConnectError' },
-    { on: 'helo', code: 550, text: '5.7.1 who are you', nodemailer: { code: 'EPROTOCOL', command: 'HELO' }, python: 'SMTPHeloError' },
-    { on: 'mail', code: 553, text: '5.7.1 sender not allowed', nodemailer: { code: 'EENVELOPE', command: 'MAIL FROM' }, python: 'SMTPSenderRefused' },
-    { on: 'rcpt', code: 450, text: '4.2.1 mailbox busy', nodemailer: { code: 'EENVELOPE', command: 'RCPT TO' }, python: 'SMTPRecipientsRefused' },
-    { on: 'data', code: 554, text: '5.6.0 content rejected', nodemailer: { code: 'EMESSAGE', command: 'DATA' }, python: 'SMTPDataError' },
+    {
+      on: 'connect',
+      code: 554,
+      text: '5.3.2 no service here',
+      nodemailer: { code: 'EPROTOCOL', command: 'CONN' },
+      python: 'SMTPConnectError',
+    },
+    {
+      on: 'helo',
+      code: 550,
+      text: '5.7.1 who are you',
+      nodemailer: { code: 'EPROTOCOL', command: 'HELO' },
+      python: 'SMTPHeloError',
+    },
+    {
+      on: 'mail',
+      code: 553,
+      text: '5.7.1 sender not allowed',
+      nodemailer: { code: 'EENVELOPE', command: 'MAIL FROM' },
+      python: 'SMTPSenderRefused',
+    },
+    {
+      on: 'rcpt',
+      code: 450,
+      text: '4.2.1 mailbox busy',
+      nodemailer: { code: 'EENVELOPE', command: 'RCPT TO' },
+      python: 'SMTPRecipientsRefused',
+    },
+    {
+      on: 'data',
+      code: 554,
+      text: '5.6.0 content rejected',
+      nodemailer: { code: 'EMESSAGE', command: 'DATA' },
+      python: 'SMTPDataError',
+    },
   ] as const;
   for (const c of cases) {
     await withServer(async (server) => {
@@ -218,16 +262,22 @@ test('disconnect at each phase: the client sees the connection drop with no repl
 
       // Step by step (each earlier reply awaited), then the command of the phase gets no reply at all.
       const raw = await RawSmtp.connect(server.smtpPort);
-      const steps = ['EHLO client.test', `MAIL FROM:<${sender}>`, 'RCPT TO:<ok@example.test>', 'DATA', 'Subject: x\r\n\r\nbody\r\n.'];
+      const steps = [
+        'EHLO client.test',
+        `MAIL FROM:<${sender}>`,
+        'RCPT TO:<ok@example.test>',
+        'DATA',
+        'Subject: x\r\n\r\nbody\r\n.',
+      ];
       const last = { connect: -1, helo: 0, mail: 1, rcpt: 2, data: 4 }[phase];
       if (last >= 0) {
         assert.match(await raw.reply(), /^220 /);
         for (const line of steps.slice(0, last)) assert.match(await raw.command(line), /^(250|354)/);
-        raw.send(steps[last]!);
+        raw.send(steps[last]);
       }
       await assert.rejects(raw.reply(), ConnectionClosedError, phase);
       assert.deepEqual(await server.store.mailboxes(), [], phase);
-      assert.equal(server.chaos.list()[0]!.fired, 3, phase);
+      assert.equal(server.chaos.list()[0].fired, 3, phase);
     });
   }
 });
@@ -248,8 +298,8 @@ test('times: a rule fires N times, then stops and stays listed as spent', async 
     smtp.close();
     assert.deepEqual(await server.store.mailboxes(), ['c@example.test', 'd@example.test']);
     const [entry] = server.chaos.list();
-    assert.equal(entry!.fired, 2);
-    assert.equal(entry!.remaining, 0);
+    assert.equal(entry.fired, 2);
+    assert.equal(entry.remaining, 0);
 
     // With nodemailer and smtplib: one refusal each, then normal service.
     server.chaos.add('mail times=1 reply=421 4.7.0 not now');
@@ -265,9 +315,10 @@ test('times: a rule fires N times, then stops and stays listed as spent', async 
 test('probability 0 never fires, probability 1 always does', async () => {
   await withServer(async (server) => {
     const never = server.chaos.add({ on: 'rcpt', probability: 0, reply: { code: 550, text: '5.0.0 never' } });
-    for (let i = 0; i < 3; i++) assert.equal((await nodemailerSend(server.smtpPort, sender, ['ok@example.test'])).ok, true);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await nodemailerSend(server.smtpPort, sender, ['ok@example.test'])).ok, true);
     assert.deepEqual(server.store.list('ok@example.test'), [1, 2, 3]);
-    assert.equal(server.chaos.list()[0]!.fired, 0);
+    assert.equal(server.chaos.list()[0].fired, 0);
     server.chaos.remove(never);
 
     server.chaos.add('rcpt probability=1 reply=550 5.0.0 always');
@@ -276,7 +327,7 @@ test('probability 0 never fires, probability 1 always does', async () => {
       assert.deepEqual(outcome.refused, { 'ok@example.test': [550, '5.0.0 always'] });
     }
     assert.deepEqual(server.store.list('ok@example.test'), [1, 2, 3]);
-    assert.equal(server.chaos.list()[0]!.fired, 3);
+    assert.equal(server.chaos.list()[0].fired, 3);
   });
 });
 
@@ -285,19 +336,39 @@ test('from and to: globs (* and ?) and RegExps pick the sender and the recipient
     server.chaos.add({ on: 'mail', from: '*@spam.test', reply: { code: 550, text: '5.7.1 spammer' } });
     server.chaos.add({ on: 'rcpt', to: /^vip-\d+@/, reply: { code: 450, text: '4.2.1 vip is away' } });
     server.chaos.add({ on: 'rcpt', to: 'b?b@*', reply: { code: 550, text: '5.1.1 no b?b' } });
-    server.chaos.add({ on: 'rcpt', from: /^boss@/i, to: 'intern@*', reply: { code: 550, text: '5.7.1 not from the boss' } });
+    server.chaos.add({
+      on: 'rcpt',
+      from: /^boss@/i,
+      to: 'intern@*',
+      reply: { code: 550, text: '5.7.1 not from the boss' },
+    });
     server.chaos.add('data to=/^audit@/ reply=554 5.7.0 audited');
 
-    assert.equal((await nodemailerSend(server.smtpPort, 'eve@SPAM.test', ['ok@example.test'])).response, '550 5.7.1 spammer');
+    assert.equal(
+      (await nodemailerSend(server.smtpPort, 'eve@SPAM.test', ['ok@example.test'])).response,
+      '550 5.7.1 spammer',
+    );
     assert.equal((await nodemailerSend(server.smtpPort, 'eve@spam.test.example', ['ok@example.test'])).ok, true);
 
-    const mixed = await smtplibSend(server.smtpPort, sender, ['vip-1@example.test', 'vip-x@example.test', 'bob@example.test', 'boob@example.test', 'intern@example.test']);
-    assert.deepEqual(mixed.refused, { 'vip-1@example.test': [450, '4.2.1 vip is away'], 'bob@example.test': [550, '5.1.1 no b?b'] });
+    const mixed = await smtplibSend(server.smtpPort, sender, [
+      'vip-1@example.test',
+      'vip-x@example.test',
+      'bob@example.test',
+      'boob@example.test',
+      'intern@example.test',
+    ]);
+    assert.deepEqual(mixed.refused, {
+      'vip-1@example.test': [450, '4.2.1 vip is away'],
+      'bob@example.test': [550, '5.1.1 no b?b'],
+    });
     assert.deepEqual(server.store.list('vip-x@example.test'), [1]);
     assert.deepEqual(server.store.list('boob@example.test'), [1]);
     assert.deepEqual(server.store.list('intern@example.test'), [1]);
 
-    const fromBoss = await nodemailerSend(server.smtpPort, 'Boss@example.test', ['intern@example.test', 'ok@example.test']);
+    const fromBoss = await nodemailerSend(server.smtpPort, 'Boss@example.test', [
+      'intern@example.test',
+      'ok@example.test',
+    ]);
     assert.deepEqual(fromBoss.rejected, ['intern@example.test']);
     assert.deepEqual(fromBoss.rejectedResponses, ['550 5.7.1 not from the boss']);
     assert.deepEqual(server.store.list('intern@example.test'), [1]);
@@ -321,11 +392,23 @@ test('list, remove and clear; the first matching rule wins; initial rules from t
     const second = server.chaos.add({ on: 'rcpt', to: '*', reply: { code: 550, text: '5.1.1 catch-all' } });
     const third = server.chaos.add('connect delay=1');
     assert.deepEqual(server.chaos.list(), [
-      { id: 1, rule: { on: 'rcpt', to: 'first@*', reply: { code: 550, text: '5.1.1 first' } }, text: 'rcpt to=first@* reply=550 5.1.1 first', fired: 0, remaining: undefined },
-      { id: second, rule: { on: 'rcpt', to: '*', reply: { code: 550, text: '5.1.1 catch-all' } }, text: 'rcpt to=* reply=550 5.1.1 catch-all', fired: 0, remaining: undefined },
+      {
+        id: 1,
+        rule: { on: 'rcpt', to: 'first@*', reply: { code: 550, text: '5.1.1 first' } },
+        text: 'rcpt to=first@* reply=550 5.1.1 first',
+        fired: 0,
+        remaining: undefined,
+      },
+      {
+        id: second,
+        rule: { on: 'rcpt', to: '*', reply: { code: 550, text: '5.1.1 catch-all' } },
+        text: 'rcpt to=* reply=550 5.1.1 catch-all',
+        fired: 0,
+        remaining: undefined,
+      },
       { id: third, rule: { on: 'connect', delayMs: 1 }, text: 'connect delay=1', fired: 0, remaining: undefined },
     ]);
-    assert.deepEqual(JSON.parse(JSON.stringify(server.chaos.list()))[1], {
+    assert.deepEqual((JSON.parse(JSON.stringify(server.chaos.list())) as unknown[])[1], {
       id: second,
       rule: { on: 'rcpt', to: '*', reply: { code: 550, text: '5.1.1 catch-all' } },
       text: 'rcpt to=* reply=550 5.1.1 catch-all',
@@ -334,7 +417,10 @@ test('list, remove and clear; the first matching rule wins; initial rules from t
 
     const both = await smtplibSend(server.smtpPort, sender, ['first@example.test', 'other@example.test']);
     assert.equal(both.error, 'SMTPRecipientsRefused');
-    assert.deepEqual(both.refused, { 'first@example.test': [550, '5.1.1 first'], 'other@example.test': [550, '5.1.1 catch-all'] });
+    assert.deepEqual(both.refused, {
+      'first@example.test': [550, '5.1.1 first'],
+      'other@example.test': [550, '5.1.1 catch-all'],
+    });
 
     assert.equal(server.chaos.remove(second), true);
     assert.equal(server.chaos.remove(second), false);
@@ -342,7 +428,10 @@ test('list, remove and clear; the first matching rule wins; initial rules from t
       server.chaos.list().map((entry) => entry.id),
       [1, third],
     );
-    assert.deepEqual((await smtplibSend(server.smtpPort, sender, ['first@example.test', 'other@example.test'])).refused, { 'first@example.test': [550, '5.1.1 first'] });
+    assert.deepEqual(
+      (await smtplibSend(server.smtpPort, sender, ['first@example.test', 'other@example.test'])).refused,
+      { 'first@example.test': [550, '5.1.1 first'] },
+    );
     assert.deepEqual(server.store.list('other@example.test'), [1]);
 
     server.chaos.clear();
@@ -351,7 +440,10 @@ test('list, remove and clear; the first matching rule wins; initial rules from t
     // Ids are not reused after clear.
     assert.equal(server.chaos.add('helo delay=1'), third + 1);
 
-    assert.throws(() => server.chaos.add({ on: 'rcpt', reply: { code: 700, text: 'x' } }), { name: 'ChaosRuleError', message: 'reply code must be three digits from 200 to 599, not 700' });
+    assert.throws(() => server.chaos.add({ on: 'rcpt', reply: { code: 700, text: 'x' } }), {
+      name: 'ChaosRuleError',
+      message: 'reply code must be three digits from 200 to 599, not 700',
+    });
     assert.throws(() => server.chaos.add('rcpt sometimes'), { name: 'ChaosRuleError' });
     assert.equal(server.chaos.list().length, 1);
   } finally {

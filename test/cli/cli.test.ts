@@ -23,7 +23,21 @@ async function sendOne(port: number, to: string, body = 'Subject: hello\r\n\r\ns
 test('--help documents every option with its environment variable; --version prints the version', async () => {
   const help = CliProcess.start(['--help']);
   assert.equal(await help.exited, 0);
-  for (const text of ['--host', '--smtp-port', '--max-message-size', '--tls', '--smtps-port', '--tls-cert', '--tls-key', '--imap-port', '--pop3-port', '--http-port', 'TMS_SMTP_PORT', 'LOG_LEVEL', 'MAIL_DIR']) {
+  for (const text of [
+    '--host',
+    '--smtp-port',
+    '--max-message-size',
+    '--tls',
+    '--smtps-port',
+    '--tls-cert',
+    '--tls-key',
+    '--imap-port',
+    '--pop3-port',
+    '--http-port',
+    'TMS_SMTP_PORT',
+    'LOG_LEVEL',
+    'MAIL_DIR',
+  ]) {
     assert.ok(help.stdout.includes(text), `--help mentions ${text}`);
   }
   const shown = CliProcess.start(['--version']);
@@ -32,12 +46,19 @@ test('--help documents every option with its environment variable; --version pri
 });
 
 test('a bad option or value: one line with a hint to --help, exit 2', async () => {
-  for (const args of [['--frobnicate'], ['--smtp-port', 'eighty'], ['--smtp-port', '70000'], ['--max-message-size', '-1'], ['a', 'b'], ['--tls-cert', 'x.pem']]) {
+  for (const args of [
+    ['--frobnicate'],
+    ['--smtp-port', 'eighty'],
+    ['--smtp-port', '70000'],
+    ['--max-message-size', '-1'],
+    ['a', 'b'],
+    ['--tls-cert', 'x.pem'],
+  ]) {
     const cli = CliProcess.start(args);
     assert.equal(await cli.exited, 2, args.join(' '));
     const lines = cli.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, cli.stderr);
-    assert.match(lines[0]!, /^test-mail-server: .+ \(see test-mail-server --help\)$/);
+    assert.match(lines[0], /^test-mail-server: .+ \(see test-mail-server --help\)$/);
   }
   const badEnv = CliProcess.start([], { TMS_SMTP_PORT: 'x' });
   assert.equal(await badEnv.exited, 2);
@@ -51,7 +72,10 @@ test('a port in use: one line naming the address and the option, exit 1', async 
   try {
     const cli = CliProcess.start([await tempDir(), '--smtp-port', String(port)], { LOG_LEVEL: 'error' });
     assert.equal(await cli.exited, 1);
-    assert.equal(cli.stderr, `test-mail-server: 127.0.0.1:${port} is already in use (choose another port with --smtp-port)\n`);
+    assert.equal(
+      cli.stderr,
+      `test-mail-server: 127.0.0.1:${port} is already in use (choose another port with --smtp-port)\n`,
+    );
   } finally {
     blocker.close();
   }
@@ -60,7 +84,14 @@ test('a port in use: one line naming the address and the option, exit 1', async 
 test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MAIL_DIR is created 0750', async () => {
   const parent = await tempDir();
   const mailDir = path.join(parent, 'nested', 'mail');
-  const { cli, port } = await CliProcess.listening(mailDir, ['--imap-port', '8143', '--pop3-port', '8110', '--http-port', '8080']);
+  const { cli, port } = await CliProcess.listening(mailDir, [
+    '--imap-port',
+    '8143',
+    '--pop3-port',
+    '8110',
+    '--http-port',
+    '8080',
+  ]);
   assert.match(cli.stderr, new RegExp(`INFO Created mail directory ${mailDir}\\n`));
   assert.equal((await stat(mailDir)).mode & 0o777, 0o750);
   await sendOne(port, 'bob@Doh.Hi.Gov');
@@ -123,7 +154,10 @@ test('LOG_LEVEL=ERROR logs nothing in normal operation; WARN is WARNING; an unkn
     assert.equal(cli.stderr, '', level);
   }
   const { cli } = await CliProcess.listening(await tempDir(), [], { LOG_LEVEL: 'chatty' });
-  assert.match(cli.stderr, /^\S+ WARNING Unknown LOG_LEVEL "chatty" \(use DEBUG, INFO, WARNING or ERROR\); using INFO\n/);
+  assert.match(
+    cli.stderr,
+    /^\S+ WARNING Unknown LOG_LEVEL "chatty" \(use DEBUG, INFO, WARNING or ERROR\); using INFO\n/,
+  );
   assert.equal(cli.stderr.match(/Unknown LOG_LEVEL/g)!.length, 1);
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);

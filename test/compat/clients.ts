@@ -32,8 +32,18 @@ export interface Sent {
  * process function runs last in nodemailer's pipeline, after its own final-newline fix;
  * only the line-end normalization of its DATA stream comes after (see `crlf`).
  */
-export async function sendWithNodemailer(port: number, mail: MailSpec, options: SMTPTransport.Options = {}): Promise<Sent & { info: SMTPTransport.SentMessageInfo }> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, name: 'nodemailer.test', ...options });
+export async function sendWithNodemailer(
+  port: number,
+  mail: MailSpec,
+  options: SMTPTransport.Options = {},
+): Promise<Sent & { info: SMTPTransport.SentMessageInfo }> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    name: 'nodemailer.test',
+    ...options,
+  });
   const chunks: Buffer[] = [];
   transport.use('stream', (message, done) => {
     message.message.processFunc((input: Readable) => {
@@ -60,7 +70,11 @@ export async function sendWithNodemailer(port: number, mail: MailSpec, options: 
       html: mail.html,
       attachments: mail.attachment ? [{ ...mail.attachment }] : undefined,
     });
-    return { bytes: crlf(Buffer.concat(chunks)), envelope: { from: info.envelope.from || '', to: info.envelope.to }, info };
+    return {
+      bytes: crlf(Buffer.concat(chunks)),
+      envelope: { from: info.envelope.from || '', to: info.envelope.to },
+      info,
+    };
   } finally {
     transport.close();
   }
@@ -114,21 +128,38 @@ print(json.dumps({'sent': sent, 'refused': refused}))
 
 /** Sends a structured message with `smtplib.send_message`. */
 export async function sendWithSmtplib(port: number, mail: MailSpec): Promise<Sent> {
-  const spec = { port, mail: { ...mail, attachment: mail.attachment && { ...mail.attachment, content: mail.attachment.content.toString('base64') } } };
+  const spec = {
+    port,
+    mail: {
+      ...mail,
+      attachment: mail.attachment && { ...mail.attachment, content: mail.attachment.content.toString('base64') },
+    },
+  };
   return smtplibResult(await python(smtplibScript, [JSON.stringify(spec)]));
 }
 
 /** Sends exact bytes with `smtplib.sendmail` (the client dot-stuffs them and adds nothing else). */
-export async function sendRawWithSmtplib(port: number, from: string, to: string[], raw: Buffer, mailOptions: string[] = []): Promise<Sent> {
-  return smtplibResult(await python(smtplibScript, [JSON.stringify({ port, from, to, raw: raw.toString('base64'), mailOptions })]));
+export async function sendRawWithSmtplib(
+  port: number,
+  from: string,
+  to: string[],
+  raw: Buffer,
+  mailOptions: string[] = [],
+): Promise<Sent> {
+  return smtplibResult(
+    await python(smtplibScript, [JSON.stringify({ port, from, to, raw: raw.toString('base64'), mailOptions })]),
+  );
 }
 
 function smtplibResult(stdout: string): Sent {
-  const result = JSON.parse(stdout) as { sent: Array<{ from: string; to: string[]; bytes: string }>; refused: Record<string, unknown> };
+  const result = JSON.parse(stdout) as {
+    sent: Array<{ from: string; to: string[]; bytes: string }>;
+    refused: Record<string, unknown>;
+  };
   assert.deepEqual(result.refused, {}, 'smtplib reports refused recipients');
   assert.equal(result.sent.length, 1);
   const [sent] = result.sent;
-  return { bytes: Buffer.from(sent!.bytes, 'base64'), envelope: { from: sent!.from, to: sent!.to } };
+  return { bytes: Buffer.from(sent.bytes, 'base64'), envelope: { from: sent.from, to: sent.to } };
 }
 
 /**
@@ -194,7 +225,15 @@ export async function readMh(folder: string): Promise<MhFolderView> {
     keys: number[];
     count: number;
     sequences: Record<string, number[]>;
-    messages: Record<string, { headers: Record<string, string[]>; parts: Array<{ type: string; filename: string | null; payload: string }>; sequences: string[]; raw: string }>;
+    messages: Record<
+      string,
+      {
+        headers: Record<string, string[]>;
+        parts: Array<{ type: string; filename: string | null; payload: string }>;
+        sequences: string[];
+        raw: string;
+      }
+    >;
   };
   const messages = new Map<number, MhMessage>();
   for (const [key, message] of Object.entries(result.messages)) {
@@ -212,12 +251,24 @@ export async function readMh(folder: string): Promise<MhFolderView> {
  * Splits a stored file into our trace lines (Return-Path, Delivered-To, and the folded
  * Received) and the message bytes after them.
  */
-export function splitTrace(file: Buffer): { returnPath: string; deliveredTo: string; received: string; message: Buffer } {
+export function splitTrace(file: Buffer): {
+  returnPath: string;
+  deliveredTo: string;
+  received: string;
+  message: Buffer;
+} {
   // latin1 maps each byte to one character, so offsets in the text are offsets in the file.
   const text = file.toString('latin1');
-  const match = /^Return-Path: <([^\r\n]*)>\r\nDelivered-To: ([^\r\n]*)\r\n(Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r\n/.exec(text);
+  const match =
+    /^Return-Path: <([^\r\n]*)>\r\nDelivered-To: ([^\r\n]*)\r\n(Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r\n/.exec(
+      text,
+    );
   assert.ok(match, `stored file does not start with our trace lines:\n${text.slice(0, 400)}`);
   const utf8 = (value: string) => Buffer.from(value, 'latin1').toString('utf8');
-  return { returnPath: utf8(match[1]!), deliveredTo: utf8(match[2]!), received: match[3]!.replace(/\r\n[ \t]+/g, ' '), message: file.subarray(match[0].length) };
+  return {
+    returnPath: utf8(match[1]),
+    deliveredTo: utf8(match[2]),
+    received: match[3].replace(/\r\n[ \t]+/g, ' '),
+    message: file.subarray(match[0].length),
+  };
 }
-

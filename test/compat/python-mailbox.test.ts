@@ -57,7 +57,13 @@ function lowerDomain(address: string): string {
  * One copy in `address`'s folder under `key`: read by mailbox.MH with the expected headers,
  * trace lines for this recipient, and exactly the client's bytes after them.
  */
-function checkCopy(folderView: Awaited<ReturnType<typeof readMh>>, key: number, address: string, mail: MailSpec, sent: Sent): MhMessage {
+function checkCopy(
+  folderView: Awaited<ReturnType<typeof readMh>>,
+  key: number,
+  address: string,
+  mail: MailSpec,
+  sent: Sent,
+): MhMessage {
   const message = folderView.messages.get(key);
   assert.ok(message, `message ${key} missing for ${address}`);
   assert.equal(header(message, 'Subject'), mail.subject);
@@ -70,8 +76,16 @@ function checkCopy(folderView: Awaited<ReturnType<typeof readMh>>, key: number, 
   const trace = splitTrace(message.raw);
   assert.equal(trace.returnPath, mail.from);
   assert.equal(trace.deliveredTo, lowerDomain(address));
-  assert.match(trace.received, new RegExp(`^Received: from \\S+ \\(\\[127\\.0\\.0\\.1\\]\\) by \\S+ \\(test-mail-server\\) with ESMTP id \\w+ for <${escape(trace.deliveredTo)}>; `));
-  assert.ok(trace.message.equals(expectedStored(sent.bytes)), `${address}'s copy differs from the bytes the client sent`);
+  assert.match(
+    trace.received,
+    new RegExp(
+      `^Received: from \\S+ \\(\\[127\\.0\\.0\\.1\\]\\) by \\S+ \\(test-mail-server\\) with ESMTP id \\w+ for <${escape(trace.deliveredTo)}>; `,
+    ),
+  );
+  assert.ok(
+    trace.message.equals(expectedStored(sent.bytes)),
+    `${address}'s copy differs from the bytes the client sent`,
+  );
   return message;
 }
 
@@ -79,7 +93,12 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-async function checkOnlyMessage(server: TestMailServer, address: string, mail: MailSpec, sent: Sent): Promise<MhMessage> {
+async function checkOnlyMessage(
+  server: TestMailServer,
+  address: string,
+  mail: MailSpec,
+  sent: Sent,
+): Promise<MhMessage> {
   const view = await readMh(folderOf(server, address));
   assert.deepEqual(view.keys, [1]);
   assert.equal(view.count, 1);
@@ -88,22 +107,33 @@ async function checkOnlyMessage(server: TestMailServer, address: string, mail: M
 }
 
 /** Every line ending is CRLF, some lines start with dots (stuffed on the wire), one is long. */
-const plainText = 'Hello from the compat test.\r\n.a line starting with a dot\r\n..two dots\r\n.\r\nTrailing spaces   \r\n' + 'x'.repeat(70) + '\r\nBye\r\n';
+const plainText =
+  'Hello from the compat test.\r\n.a line starting with a dot\r\n..two dots\r\n.\r\nTrailing spaces   \r\n' +
+  'x'.repeat(70) +
+  '\r\nBye\r\n';
 
 /** Every byte value, so a binary attachment that survives is proof of byte-exact storage. */
-const binary = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from('\r\n.\r\n\0\r\r\n\n.end', 'latin1')]);
+const binary = Buffer.concat([
+  Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+  Buffer.from('\r\n.\r\n\0\r\r\n\n.end', 'latin1'),
+]);
 
 for (const client of clients) {
   test(`${client}: a plain text message reads back with mailbox.MH`, async () => {
     const server = await startServer();
     try {
-      const mail: MailSpec = { from: 'ann@example.test', to: ['bob@example.test'], subject: `plain from ${client}`, text: plainText };
+      const mail: MailSpec = {
+        from: 'ann@example.test',
+        to: ['bob@example.test'],
+        subject: `plain from ${client}`,
+        text: plainText,
+      };
       const sent = await send(client, server, mail);
       assert.deepEqual(sent.envelope.to, ['bob@example.test']);
       const message = await checkOnlyMessage(server, 'bob@example.test', mail, sent);
       assert.equal(message.parts.length, 1);
-      assert.equal(message.parts[0]!.type, 'text/plain');
-      assert.equal(message.parts[0]!.payload.toString('utf8').replace(/\r\n/g, '\n'), plainText.replace(/\r\n/g, '\n'));
+      assert.equal(message.parts[0].type, 'text/plain');
+      assert.equal(message.parts[0].payload.toString('utf8').replace(/\r\n/g, '\n'), plainText.replace(/\r\n/g, '\n'));
     } finally {
       await server.close();
     }
@@ -146,8 +176,17 @@ for (const client of clients) {
       };
       const sent = await send(client, server, mail);
       // nodemailer lowercases envelope domains, smtplib keeps them: either way one mailbox.
-      assert.deepEqual(sent.envelope.to.map((a) => a.toLowerCase()).sort(), ['bob@example.test', 'carol@other.example', 'dave@example.test']);
-      const second: MailSpec = { from: 'ann@example.test', to: ['bob@example.test'], subject: `second from ${client}`, text: 'Just you.\r\n' };
+      assert.deepEqual(sent.envelope.to.map((a) => a.toLowerCase()).sort(), [
+        'bob@example.test',
+        'carol@other.example',
+        'dave@example.test',
+      ]);
+      const second: MailSpec = {
+        from: 'ann@example.test',
+        to: ['bob@example.test'],
+        subject: `second from ${client}`,
+        text: 'Just you.\r\n',
+      };
       const sentSecond = await send(client, server, second);
 
       assert.deepEqual((await readdir(server.mailDir)).sort(), ['.locks', '.tmp', 'example.test', 'other.example']);
@@ -227,7 +266,9 @@ test('Latin-1 8-bit body bytes are preserved byte for byte (BODY=8BITMIME)', asy
       ),
       body,
     ]);
-    const sent = await sendRawWithSmtplib(server.smtpPort, 'ann@example.test', ['bob@example.test'], raw, ['BODY=8BITMIME']);
+    const sent = await sendRawWithSmtplib(server.smtpPort, 'ann@example.test', ['bob@example.test'], raw, [
+      'BODY=8BITMIME',
+    ]);
     assert.ok(sent.bytes.equals(raw));
     const view = await readMh(folderOf(server, 'bob@example.test'));
     assert.deepEqual(view.keys, [1]);
@@ -237,8 +278,11 @@ test('Latin-1 8-bit body bytes are preserved byte for byte (BODY=8BITMIME)', asy
     assert.ok(splitTrace(message.raw).message.equals(raw), 'stored bytes equal the sent bytes');
     // The email parser hands 8-bit payloads back with LF line ends; the bytes are otherwise the same.
     const lf = (bytes: Buffer) => Buffer.from(bytes.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
-    assert.ok(lf(message.parts[0]!.payload).equals(lf(body)), 'mailbox.MH decodes the 8-bit body to the same bytes');
-    assert.equal(message.parts[0]!.payload.toString('latin1').split('\n')[0], 'café, naïve, über, señor, \u00a0nbsp, ÿþ');
+    assert.ok(lf(message.parts[0].payload).equals(lf(body)), 'mailbox.MH decodes the 8-bit body to the same bytes');
+    assert.equal(
+      message.parts[0].payload.toString('latin1').split('\n')[0],
+      'café, naïve, über, señor, \u00a0nbsp, ÿþ',
+    );
   } finally {
     await server.close();
   }
@@ -253,7 +297,13 @@ test('SMTPUTF8: a non-ASCII recipient lands in MAIL_DIR/<domain>/<local>/1 and m
         'Ünïcödé bödy ✓\r\n',
       'utf8',
     );
-    const sent = await sendRawWithSmtplib(server.smtpPort, 'ånn@exämple.test', ['jösé@exämple.test', 'Zoë@ÉCOLE.Example'], raw, ['SMTPUTF8', 'BODY=8BITMIME']);
+    const sent = await sendRawWithSmtplib(
+      server.smtpPort,
+      'ånn@exämple.test',
+      ['jösé@exämple.test', 'Zoë@ÉCOLE.Example'],
+      raw,
+      ['SMTPUTF8', 'BODY=8BITMIME'],
+    );
     assert.ok(sent.bytes.equals(raw));
     // The domain is lowercased (Unicode-aware), the local part kept as given.
     assert.ok(existsSync(path.join(server.mailDir, 'exämple.test', 'jösé', '1')));
@@ -274,7 +324,7 @@ test('SMTPUTF8: a non-ASCII recipient lands in MAIL_DIR/<domain>/<local>/1 and m
       assert.equal(trace.returnPath, 'ånn@exämple.test');
       assert.equal(trace.deliveredTo, deliveredTo);
       assert.ok(trace.message.equals(raw));
-      assert.equal(message.parts[0]!.payload.toString('utf8').replace(/\r\n/g, '\n'), 'Ünïcödé bödy ✓\n');
+      assert.equal(message.parts[0].payload.toString('utf8').replace(/\r\n/g, '\n'), 'Ünïcödé bödy ✓\n');
     }
   } finally {
     await server.close();

@@ -10,7 +10,15 @@ test('implicit TLS: smtpsPort: 0 listens on server.smtpsPort, swaks --tls-on-con
     assert.equal(typeof server.smtpsPort, 'number');
     assert.ok(server.smtpsPort! > 0);
     assert.notEqual(server.smtpsPort, server.smtpPort);
-    const transcript = await swaksOk(server.smtpsPort!, 'smtps', ['--tls-on-connect', '--auth', 'LOGIN', '--auth-user', 'alice', '--auth-password', 's3cret']);
+    const transcript = await swaksOk(server.smtpsPort!, 'smtps', [
+      '--tls-on-connect',
+      '--auth',
+      'LOGIN',
+      '--auth-user',
+      'alice',
+      '--auth-password',
+      's3cret',
+    ]);
     // Already encrypted: STARTTLS is not offered again.
     assert.doesNotMatch(transcript, /250[- ]STARTTLS/);
     const copy = await onlyCopy(server.mailDir);

@@ -9,15 +9,26 @@ export const from = 'ann@example.test';
 export const to = 'bob@example.test';
 
 /** swaks with a marker in the Subject and body; resolves with its exit code and transcript. */
-export function swaks(port: number, marker: string, extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function swaks(
+  port: number,
+  marker: string,
+  extra: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return exec('swaks', [
-    '--server', `127.0.0.1:${port}`,
-    '--from', from,
-    '--to', to,
-    '--ehlo', 'swaks.test',
-    '--header', `Subject: ${marker}`,
-    '--body', `Body of ${marker}`,
-    '--timeout', '20',
+    '--server',
+    `127.0.0.1:${port}`,
+    '--from',
+    from,
+    '--to',
+    to,
+    '--ehlo',
+    'swaks.test',
+    '--header',
+    `Subject: ${marker}`,
+    '--body',
+    `Body of ${marker}`,
+    '--timeout',
+    '20',
     ...extra,
   ]);
 }
@@ -31,7 +42,10 @@ export async function swaksOk(port: number, marker: string, extra: string[]): Pr
 /** The one stored copy for bob: its Subject, body, and the RFC 3848 keyword of its Received line. */
 export async function onlyCopy(mailDir: string): Promise<{ subject: string; text: string; protocol: string }> {
   const folder = path.join(mailDir, 'example.test', 'bob');
-  assert.deepEqual((await readdir(folder)).filter((name) => /^\d+$/.test(name)), ['1']);
+  assert.deepEqual(
+    (await readdir(folder)).filter((name) => /^\d+$/.test(name)),
+    ['1'],
+  );
   const trace = splitTrace(await readFile(path.join(folder, '1')));
   assert.equal(trace.returnPath, from);
   assert.equal(trace.deliveredTo, to);

@@ -14,7 +14,15 @@ for (const mechanism of ['PLAIN', 'LOGIN', 'CRAM-MD5']) {
   test(`swaks STARTTLS + AUTH ${mechanism} (library tls: true) is stored as ESMTPSA`, async () => {
     const server = await startServer({ tls: true });
     try {
-      const transcript = await swaksOk(server.smtpPort, `starttls-${mechanism}`, ['--tls', '--auth', mechanism, '--auth-user', 'alice', '--auth-password', 's3cret']);
+      const transcript = await swaksOk(server.smtpPort, `starttls-${mechanism}`, [
+        '--tls',
+        '--auth',
+        mechanism,
+        '--auth-user',
+        'alice',
+        '--auth-password',
+        's3cret',
+      ]);
       assert.match(transcript, /250[- ]STARTTLS/);
       assert.match(transcript, /<~ {1,2}235 /, 'AUTH succeeded inside TLS');
       const copy = await onlyCopy(server.mailDir);
@@ -75,7 +83,12 @@ test('without TLS: no STARTTLS in EHLO, swaks --tls fails, nodemailer with defau
     assert.notEqual(refused.code, 0, `swaks --tls should fail:\n${refused.stdout}`);
     assert.equal(existsSync(path.join(server.mailDir, 'example.test')), false, 'nothing stored');
 
-    const sent = await sendWithNodemailer(server.smtpPort, { from, to: [to], subject: 'nodemailer-plain', text: 'In the clear.\r\n' });
+    const sent = await sendWithNodemailer(server.smtpPort, {
+      from,
+      to: [to],
+      subject: 'nodemailer-plain',
+      text: 'In the clear.\r\n',
+    });
     assert.deepEqual(sent.info.accepted, [to]);
     const copy = await onlyCopy(server.mailDir);
     assert.equal(copy.subject, 'nodemailer-plain');

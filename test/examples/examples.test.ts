@@ -54,7 +54,9 @@ const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
 /** A Python that has Django: $PYTHON, python3 on PATH, or Debian's /usr/bin/python3 (apt package python3-django). */
 function pythonWithDjango(): string | undefined {
-  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => c !== undefined && c !== '');
+  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(
+    (c): c is string => c !== undefined && c !== '',
+  );
   return candidates.find((python) => spawnSync(python, ['-c', 'import django'], { stdio: 'ignore' }).status === 0);
 }
 
@@ -74,11 +76,17 @@ describe('examples/ (README "Use it in tests")', { concurrency: true }, () => {
   });
 
   test('node:test example (node --test)', async () => {
-    assertPassed(await runRunner(process.execPath, ['--import', 'tsx', '--test', 'examples/node-test/welcome.test.ts']), /^# pass 2$/m);
+    assertPassed(
+      await runRunner(process.execPath, ['--import', 'tsx', '--test', 'examples/node-test/welcome.test.ts']),
+      /^# pass 2$/m,
+    );
   });
 
   test('Vitest example (npx vitest run)', async () => {
-    assertPassed(await runRunner(npx, ['--no-install', 'vitest', 'run', '--root', 'examples/vitest']), /Tests {2}2 passed \(2\)/);
+    assertPassed(
+      await runRunner(npx, ['--no-install', 'vitest', 'run', '--root', 'examples/vitest']),
+      /Tests {2}2 passed \(2\)/,
+    );
   });
 
   test('Jest example (npx jest, native ES modules)', async () => {
@@ -90,16 +98,30 @@ describe('examples/ (README "Use it in tests")', { concurrency: true }, () => {
 
   test('Playwright Test example (npx playwright test, no browser)', async () => {
     const output = await tempDir('tms-playwright-');
-    const outcome = await runRunner(npx, ['--no-install', 'playwright', 'test', '--config', 'examples/playwright/playwright.config.ts', '--output', output]);
+    const outcome = await runRunner(npx, [
+      '--no-install',
+      'playwright',
+      'test',
+      '--config',
+      'examples/playwright/playwright.config.ts',
+      '--output',
+      output,
+    ]);
     assertPassed(outcome, /\b1 passed\b/);
   });
 
   test('Django example (EMAIL_PORT, reading MAIL_DIR with mailbox.MH)', async () => {
     const python = pythonWithDjango();
-    assert.ok(python, 'Django is not installed for python3: apt-get install python3-django (or set PYTHON to an interpreter that has it)');
+    assert.ok(
+      python,
+      'Django is not installed for python3: apt-get install python3-django (or set PYTHON to an interpreter that has it)',
+    );
     const mail = await startTestMailServer({ mailDir: await tempDir() });
     try {
-      const outcome = await runRunner(python, ['examples/django/test_email.py'], { EMAIL_PORT: String(mail.smtpPort), MAIL_DIR: mail.mailDir });
+      const outcome = await runRunner(python, ['examples/django/test_email.py'], {
+        EMAIL_PORT: String(mail.smtpPort),
+        MAIL_DIR: mail.mailDir,
+      });
       assertPassed(outcome, /^Ran 2 tests in /m);
       assert.match(outcome.output, /^OK$/m);
       // The mail really went through the server.

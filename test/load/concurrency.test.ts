@@ -50,7 +50,10 @@ async function checkFull(mailDir: string, expected: ReadonlyMap<string, Buffer>,
   assert.deepEqual(await readdir(path.join(mailDir, '.tmp')), []);
   // And Python's reader agrees.
   const view = JSON.parse(
-    await python('import json, mailbox, sys\nbox = mailbox.MH(sys.argv[1], create=False)\nprint(json.dumps([box.keys(), box.get_sequences()]))', [folder]),
+    await python(
+      'import json, mailbox, sys\nbox = mailbox.MH(sys.argv[1], create=False)\nprint(json.dumps([box.keys(), box.get_sequences()]))',
+      [folder],
+    ),
   ) as [number[], Record<string, number[]>];
   assert.deepEqual(view[0], range(n));
   assert.deepEqual(view[1], { unseen: range(n) });
@@ -151,7 +154,9 @@ test('a client that disconnects mid-DATA leaves nothing on disk; the server carr
   try {
     const client = await inData(server.smtpPort, from, to);
     const part = dotStuff(markedMessage('cut-short', 3)).subarray(0, 200);
-    await new Promise<void>((resolve, reject) => client.socket.write(part, (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      client.socket.write(part, (error) => (error ? reject(error) : resolve())),
+    );
     client.socket.destroy();
 
     // The server still works, and stores the next message as the first in that mailbox.
@@ -163,7 +168,14 @@ test('a client that disconnects mid-DATA leaves nothing on disk; the server carr
   } finally {
     await server.close();
   }
-  assert.equal(fs.existsSync(sinkFolder(server.mailDir)), false, 'no folder, so no message file, for the cut-short message');
-  assert.deepEqual(fs.readdirSync(path.join(server.mailDir, 'example.test', 'other')).filter((n) => /^\d+$/.test(n)), ['1']);
+  assert.equal(
+    fs.existsSync(sinkFolder(server.mailDir)),
+    false,
+    'no folder, so no message file, for the cut-short message',
+  );
+  assert.deepEqual(
+    fs.readdirSync(path.join(server.mailDir, 'example.test', 'other')).filter((n) => /^\d+$/.test(n)),
+    ['1'],
+  );
   assert.deepEqual(fs.readdirSync(path.join(server.mailDir, '.tmp')), []);
 });

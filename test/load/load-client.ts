@@ -82,9 +82,16 @@ export function dotStuff(message: Buffer): Buffer {
  * vary in number (so sizes differ) and some start with dots (so they are stuffed on the wire).
  */
 export function markedMessage(marker: string, seed: number): Buffer {
-  const lines = [`From: load@example.test`, `To: sink@example.test`, `Subject: ${marker}`, `Message-ID: <${marker}@load.test>`, ''];
+  const lines = [
+    `From: load@example.test`,
+    `To: sink@example.test`,
+    `Subject: ${marker}`,
+    `Message-ID: <${marker}@load.test>`,
+    '',
+  ];
   const count = 5 + (seed % 37);
-  for (let i = 0; i < count; i++) lines.push(`${i % 7 === 0 ? '.' : ''}${marker} line ${i} ${'abcdefghij'.repeat(1 + ((seed + i) % 9))}`);
+  for (let i = 0; i < count; i++)
+    lines.push(`${i % 7 === 0 ? '.' : ''}${marker} line ${i} ${'abcdefghij'.repeat(1 + ((seed + i) % 9))}`);
   lines.push(`END ${marker}`, '');
   return Buffer.from(lines.join('\r\n'), 'latin1');
 }
@@ -92,13 +99,14 @@ export function markedMessage(marker: string, seed: number): Buffer {
 export function markerOf(message: Buffer): string {
   const match = /^Subject: (\S+)\r$/m.exec(message.toString('latin1'));
   assert.ok(match, 'stored message has a Subject marker');
-  return match[1]!;
+  return match[1];
 }
 
 /** The message bytes after our trace lines (Return-Path, Delivered-To, folded Received). */
 export function afterTrace(file: Buffer): Buffer {
   const text = file.toString('latin1');
-  const match = /^Return-Path: <[^\r\n]*>\r\nDelivered-To: [^\r\n]*\r\nReceived: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/.exec(text);
+  const match =
+    /^Return-Path: <[^\r\n]*>\r\nDelivered-To: [^\r\n]*\r\nReceived: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/.exec(text);
   assert.ok(match, `stored file does not start with our trace lines:\n${text.slice(0, 300)}`);
   return file.subarray(match[0].length);
 }
@@ -107,7 +115,10 @@ export function afterTrace(file: Buffer): Buffer {
  * Reads every numbered file of a folder and checks each is exactly one of the `expected`
  * messages, intact, and none twice. Returns message number by marker.
  */
-export async function readMarkedFolder(folder: string, expected: ReadonlyMap<string, Buffer>): Promise<{ numbers: number[]; byMarker: Map<string, number> }> {
+export async function readMarkedFolder(
+  folder: string,
+  expected: ReadonlyMap<string, Buffer>,
+): Promise<{ numbers: number[]; byMarker: Map<string, number> }> {
   const numbers = (await readdir(folder))
     .filter((name) => /^[1-9]\d*$/.test(name))
     .map(Number)

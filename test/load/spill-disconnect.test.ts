@@ -27,7 +27,10 @@ function whenDir(dir: string, done: (entries: string[]) => boolean, what: string
       const entries = fs.readdirSync(dir);
       if (done(entries)) finish(undefined, entries);
     };
-    const timer = setTimeout(() => finish(new Error(`${dir}: still not ${what} after ${limitMs} ms: ${fs.readdirSync(dir).join(', ')}`)), limitMs);
+    const timer = setTimeout(
+      () => finish(new Error(`${dir}: still not ${what} after ${limitMs} ms: ${fs.readdirSync(dir).join(', ')}`)),
+      limitMs,
+    );
     watcher.on('change', check);
     watcher.on('error', (error) => finish(error));
     check();
@@ -61,6 +64,10 @@ test('a client that disconnects mid-DATA after a spilled (> 1 MiB) body: no temp
     cli.child.kill('SIGTERM');
   }
   assert.equal(await cli.exited, 0, cli.stderr);
-  assert.equal(fs.existsSync(path.join(mailDir, 'example.test', 'sink')), false, 'no message stored for the cut-short body');
+  assert.equal(
+    fs.existsSync(path.join(mailDir, 'example.test', 'sink')),
+    false,
+    'no message stored for the cut-short body',
+  );
   assert.deepEqual(fs.readdirSync(path.join(mailDir, '.tmp')), []);
 });

@@ -12,7 +12,14 @@ import type { Trace } from '../../src/mailbox/trace.js';
 import { python, tempDir } from '../helpers.js';
 
 const quiet = createLogger('error');
-const trace: Trace = { heloName: 'c.test', clientAddress: '127.0.0.1', serverName: 'here', protocol: 'ESMTP', id: 'ID1', receivedAt: new Date(0) };
+const trace: Trace = {
+  heloName: 'c.test',
+  clientAddress: '127.0.0.1',
+  serverName: 'here',
+  protocol: 'ESMTP',
+  id: 'ID1',
+  receivedAt: new Date(0),
+};
 
 function recipient(store: MailStore, address: string): MailboxName {
   const check = store.check(address);
@@ -28,14 +35,36 @@ async function deliver(store: MailStore, to: string[], body = 'Subject: s\r\n\r\
 
 test('sequences: ranges parse, merge and print as nmh and mailbox.MH write them', () => {
   const parsed = parseSequences('unseen: 1-3 5 7-8\ncur: 4\nflagged: 9\n  10-11\n');
-  assert.deepEqual(parsed.get('unseen'), [[1, 3], [5, 5], [7, 8]]);
+  assert.deepEqual(parsed.get('unseen'), [
+    [1, 3],
+    [5, 5],
+    [7, 8],
+  ]);
   assert.deepEqual(parsed.get('flagged'), [[9, 11]]);
   parsed.set('unseen', addRange(parsed.get('unseen')!, 4, 4));
-  assert.deepEqual(parsed.get('unseen'), [[1, 5], [7, 8]]);
+  assert.deepEqual(parsed.get('unseen'), [
+    [1, 5],
+    [7, 8],
+  ]);
   assert.deepEqual(addRange([[1, 2]], 3, 3), [[1, 3]]);
-  assert.deepEqual(addRange([[5, 6]], 1, 1), [[1, 1], [5, 6]]);
+  assert.deepEqual(addRange([[5, 6]], 1, 1), [
+    [1, 1],
+    [5, 6],
+  ]);
   assert.equal(formatSequences(parsed), 'unseen: 1-5 7-8\ncur: 4\nflagged: 9-11\n');
-  assert.deepEqual(removeNumbers([[1, 10], [12, 12]], [10, 3, 4, 12, 40]), [[1, 2], [5, 9]]);
+  assert.deepEqual(
+    removeNumbers(
+      [
+        [1, 10],
+        [12, 12],
+      ],
+      [10, 3, 4, 12, 40],
+    ),
+    [
+      [1, 2],
+      [5, 9],
+    ],
+  );
 });
 
 test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and sequences', async () => {
@@ -45,8 +74,11 @@ test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and s
   await deliver(store, ['bob@Doh.Hi.Gov']);
   await deliver(store, ['bob@doh.hi.gov', 'ann@doh.hi.gov']);
   await deliver(store, ['bob@doh.hi.gov']);
-  assert.deepEqual(delivered.map((m) => `${m.mailbox}/${m.number}`), ['bob@doh.hi.gov/1', 'bob@doh.hi.gov/2', 'ann@doh.hi.gov/1', 'bob@doh.hi.gov/3']);
-  assert.deepEqual(delivered[1]!.envelope, { from: 'a@b.test', to: ['bob@doh.hi.gov', 'ann@doh.hi.gov'] });
+  assert.deepEqual(
+    delivered.map((m) => `${m.mailbox}/${m.number}`),
+    ['bob@doh.hi.gov/1', 'bob@doh.hi.gov/2', 'ann@doh.hi.gov/1', 'bob@doh.hi.gov/3'],
+  );
+  assert.deepEqual(delivered[1].envelope, { from: 'a@b.test', to: ['bob@doh.hi.gov', 'ann@doh.hi.gov'] });
   assert.deepEqual(await store.mailboxes(), ['ann@doh.hi.gov', 'bob@doh.hi.gov']);
   const folder = path.join(store.mailDir, 'doh.hi.gov', 'bob');
   const out = await python(
@@ -62,12 +94,12 @@ test('numbers are never reused: deleting the highest message does not free its n
   await store.remove('bob@x.test', [2, 3]);
   assert.deepEqual(store.list('bob@x.test'), [1]);
   const [next] = await deliver(store, ['bob@x.test']);
-  assert.equal(next!.number, 4);
+  assert.equal(next.number, 4);
   const sequences = await readFile(path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences'), 'utf8');
   assert.equal(sequences, 'unseen: 1 4\n');
   await store.removeAll();
   assert.deepEqual(store.list('bob@x.test'), []);
-  assert.equal((await deliver(store, ['bob@x.test']))[0]!.number, 5);
+  assert.equal((await deliver(store, ['bob@x.test']))[0].number, 5);
 });
 
 test('a folder written by another tool (no high-water mark) continues after its highest message', async () => {
@@ -76,16 +108,19 @@ test('a folder written by another tool (no high-water mark) continues after its 
   await mkdir(folder, { recursive: true });
   for (const n of [1, 2, 7]) await writeFile(path.join(folder, String(n)), 'Subject: old\n\nold\n');
   const store = await MailStore.open(mailDir, quiet);
-  assert.equal((await deliver(store, ['ben@example.com']))[0]!.number, 8);
+  assert.equal((await deliver(store, ['ben@example.com']))[0].number, 8);
 });
 
 test('a message added meanwhile by mailbox.MH.add is skipped over, not overwritten', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   await deliver(store, ['bob@x.test']);
   const folder = path.join(store.mailDir, 'x.test', 'bob');
-  await python('import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.add("Subject: from python\\n\\nhi\\n"); m.add("Subject: again\\n\\nhi\\n")', [folder]);
+  await python(
+    'import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.add("Subject: from python\\n\\nhi\\n"); m.add("Subject: again\\n\\nhi\\n")',
+    [folder],
+  );
   const [stored] = await deliver(store, ['bob@x.test']);
-  assert.equal(stored!.number, 4);
+  assert.equal(stored.number, 4);
   assert.match(await readFile(path.join(folder, '2'), 'utf8'), /from python/);
 });
 
@@ -95,7 +130,11 @@ test('delivery waits while mailbox.MH.lock() holds the folder, then goes on', as
   const folder = path.join(store.mailDir, 'x.test', 'bob');
   // Python takes the lock, tells us, waits for a line on stdin, then unlocks.
   const { spawn } = await import('node:child_process');
-  const child = spawn('python3', ['-c', 'import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.lock(); print("locked", flush=True); sys.stdin.readline(); m.unlock()', folder]);
+  const child = spawn('python3', [
+    '-c',
+    'import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.lock(); print("locked", flush=True); sys.stdin.readline(); m.unlock()',
+    folder,
+  ]);
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   assert.ok(existsSync(path.join(folder, '.mh_sequences.lock')));
   let done = false;
@@ -105,7 +144,7 @@ test('delivery waits while mailbox.MH.lock() holds the folder, then goes on', as
   assert.equal(done, false, 'delivery must wait for the lock');
   child.stdin.end('\n');
   const [stored] = await pending;
-  assert.equal(stored!.number, 2);
+  assert.equal(stored.number, 2);
 });
 
 test('a lock naming a process that is gone is broken at once', async () => {
@@ -113,7 +152,7 @@ test('a lock naming a process that is gone is broken at once', async () => {
   await deliver(store, ['bob@x.test']);
   const lock = path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences.lock');
   await writeFile(lock, '2147483646\n');
-  assert.equal((await deliver(store, ['bob@x.test']))[0]!.number, 2);
+  assert.equal((await deliver(store, ['bob@x.test']))[0].number, 2);
   assert.equal(existsSync(lock), false);
 });
 
@@ -121,7 +160,11 @@ test('the dot-lock is our pid file linked in, and nothing is left once delivery 
   const store = await MailStore.open(await tempDir(), quiet);
   await deliver(store, ['bob@x.test']);
   assert.equal(await readFile(path.join(store.mailDir, '.locks', String(process.pid)), 'utf8'), `${process.pid}\n`);
-  assert.deepEqual((await readdir(path.join(store.mailDir, 'x.test', 'bob'))).sort(), ['.mh_highwater', '.mh_sequences', '1']);
+  assert.deepEqual((await readdir(path.join(store.mailDir, 'x.test', 'bob'))).sort(), [
+    '.mh_highwater',
+    '.mh_sequences',
+    '1',
+  ]);
 });
 
 test('a stale lock left by a crashed process (an old, empty one, as Python makes) is broken', async () => {
@@ -131,7 +174,7 @@ test('a stale lock left by a crashed process (an old, empty one, as Python makes
   await writeFile(lock, '');
   const old = new Date(Date.now() - 60_000);
   await utimes(lock, old, old);
-  assert.equal((await deliver(store, ['bob@x.test']))[0]!.number, 2);
+  assert.equal((await deliver(store, ['bob@x.test']))[0].number, 2);
   assert.equal(existsSync(lock), false);
 });
 
@@ -151,7 +194,10 @@ test('close() lets deliveries in flight finish, then ends the delivery thread wi
   await deliver(store, ['bob@x.test']);
   const inFlight = deliver(store, ['bob@x.test', 'ann@x.test']);
   await store.close();
-  assert.deepEqual((await inFlight).map((m) => `${m.mailbox}/${m.number}`), ['bob@x.test/2', 'ann@x.test/1']);
+  assert.deepEqual(
+    (await inFlight).map((m) => `${m.mailbox}/${m.number}`),
+    ['bob@x.test/2', 'ann@x.test/1'],
+  );
   assert.deepEqual(await readdir(path.join(store.mailDir, '.locks')), []);
   const openInMailDir = (await readdir('/proc/self/fd')).filter((fd) => {
     try {
@@ -170,7 +216,7 @@ test('two stores of one process on one MAIL_DIR: when one closes, the other stil
   const second = await MailStore.open(mailDir, quiet);
   await deliver(first, ['bob@x.test']);
   await first.close();
-  assert.equal((await deliver(second, ['bob@x.test']))[0]!.number, 2);
+  assert.equal((await deliver(second, ['bob@x.test']))[0].number, 2);
   assert.deepEqual(await readdir(path.join(mailDir, '.locks')), [String(process.pid)]);
   await second.close();
   assert.deepEqual(await readdir(path.join(mailDir, '.locks')), []);
@@ -185,7 +231,7 @@ test('a delivery thread that dies fails the deliveries it held (nothing stored);
   await assert.rejects(deliver(store, ['bob@x.test']), /delivery thread/);
   await stopped;
   const [next] = await deliver(store, ['bob@x.test']);
-  assert.equal(next!.number, 2);
+  assert.equal(next.number, 2);
   assert.deepEqual(store.list('bob@x.test'), [1, 2]);
   await store.close();
 });
@@ -195,7 +241,11 @@ test('large bodies stream through a temp file and arrive intact for every recipi
   const incoming = store.receive();
   const chunk = Buffer.alloc(256 * 1024, 0x41);
   for (let i = 0; i < 12; i++) incoming.write(chunk);
-  const stored = await store.deliver(incoming, { from: 'a@b.test', to: [recipient(store, 'one@big.test'), recipient(store, 'two@big.test')] }, trace);
+  const stored = await store.deliver(
+    incoming,
+    { from: 'a@b.test', to: [recipient(store, 'one@big.test'), recipient(store, 'two@big.test')] },
+    trace,
+  );
   for (const message of stored) {
     const bytes = (await store.read(message.mailbox, message.number))!;
     assert.equal(bytes.length, message.size);
@@ -206,7 +256,10 @@ test('large bodies stream through a temp file and arrive intact for every recipi
 
 test('addresses: domain lowercased, local part kept; unsafe names refused with a reason', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
-  assert.deepEqual(store.check('Bob.Smith@Example.COM'), { ok: true, mailbox: { address: 'Bob.Smith@example.com', local: 'Bob.Smith', domain: 'example.com' } });
+  assert.deepEqual(store.check('Bob.Smith@Example.COM'), {
+    ok: true,
+    mailbox: { address: 'Bob.Smith@example.com', local: 'Bob.Smith', domain: 'example.com' },
+  });
   for (const [address, reason] of [
     ['@x.test', /empty local part/],
     ['a@', /empty domain/],
@@ -230,7 +283,7 @@ test('a folder removed while the server runs is made again, and its numbering st
   const { rm } = await import('node:fs/promises');
   await rm(path.join(store.mailDir, 'x.test'), { recursive: true });
   const [stored] = await deliver(store, ['bob@x.test']);
-  assert.equal(stored!.number, 1);
+  assert.equal(stored.number, 1);
   assert.deepEqual(store.list('bob@x.test'), [1]);
 });
 
@@ -253,12 +306,14 @@ test('sequences changed by mailbox.MH between deliveries are kept; a .mh_sequenc
   const folder = path.join(store.mailDir, 'x.test', 'bob');
   const sequencesFile = path.join(folder, '.mh_sequences');
   // The user reads message 1 and flags message 2 with Python, as a mail client would.
-  await python('import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.set_sequences({"unseen": [2], "flagged": [2]})', [folder]);
+  await python('import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.set_sequences({"unseen": [2], "flagged": [2]})', [
+    folder,
+  ]);
   await deliver(store, ['bob@x.test']);
   assert.equal(await readFile(sequencesFile, 'utf8'), 'unseen: 2-3\nflagged: 2\n');
   const { rm } = await import('node:fs/promises');
   await rm(sequencesFile);
   await deliver(store, ['bob@x.test']);
   assert.equal(await readFile(sequencesFile, 'utf8'), 'unseen: 4\n');
-  store.close();
+  await store.close();
 });

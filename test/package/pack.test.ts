@@ -18,7 +18,9 @@ test('npm pack gives a tarball that installs into an empty folder and runs as np
   assert.match(await run('npx', ['--no-install', 'test-mail-server', '--version'], { cwd: app }), /^\d+\.\d+\.\d+\n$/);
   // The installed bin itself (npx would stand between the signal and the server).
   const bin = path.join(app, 'node_modules', '.bin', 'test-mail-server');
-  const cli = new CliProcess((await import('node:child_process')).spawn(bin, ['mail', '--smtp-port', '0'], { cwd: app }));
+  const cli = new CliProcess(
+    (await import('node:child_process')).spawn(bin, ['mail', '--smtp-port', '0'], { cwd: app }),
+  );
   const port = Number((await cli.waitForLog(/SMTP listening on 127\.0\.0\.1:(\d+)/))[1]);
   const smtp = await RawSmtp.connect(port);
   await smtp.reply();
@@ -31,6 +33,10 @@ test('npm pack gives a tarball that installs into an empty folder and runs as np
   assert.equal(await cli.exited, 0);
 
   // The library face works from the installed package too.
-  const script = "import { startTestMailServer } from 'test-mail-server'; const s = await startTestMailServer(); console.log(s.smtpUrl); await s.close();";
-  assert.match(await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app }), /^smtp:\/\/127\.0\.0\.1:\d+\n$/);
+  const script =
+    "import { startTestMailServer } from 'test-mail-server'; const s = await startTestMailServer(); console.log(s.smtpUrl); await s.close();";
+  assert.match(
+    await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app }),
+    /^smtp:\/\/127\.0\.0\.1:\d+\n$/,
+  );
 });

@@ -15,7 +15,11 @@ interface Outcome {
 
 /** Runs the sendmail subcommand with `input` on standard input. */
 function sendmail(args: string[], input: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
-  return exec(process.execPath, ['--import', tsxLoader, cliPath, 'sendmail', ...args], { input, env: { ...process.env, USER: 'tester', ...env }, cwd: repoRoot });
+  return exec(process.execPath, ['--import', tsxLoader, cliPath, 'sendmail', ...args], {
+    input,
+    env: { ...process.env, USER: 'tester', ...env },
+    cwd: repoRoot,
+  });
 }
 
 /** A server for one test, and its address as --smtp takes it. */
@@ -26,7 +30,8 @@ function withSmtp(body: (server: TestMailServer, smtp: string) => Promise<void>)
 /** The stored copies of a mailbox, as text. */
 async function stored(server: TestMailServer, mailbox: string): Promise<string[]> {
   const messages: string[] = [];
-  for (const number of server.store.list(mailbox)) messages.push((await server.store.read(mailbox, number))!.toString('utf8'));
+  for (const number of server.store.list(mailbox))
+    messages.push((await server.store.read(mailbox, number))!.toString('utf8'));
   return messages;
 }
 
@@ -38,19 +43,23 @@ function original(stored: string): string {
 test('recipients as arguments; LF input is stored with CRLF; silent, exit 0; the default sender is $USER@localhost', async () => {
   await withSmtp(async (server, smtp) => {
     const message = 'From: App <app@example.test>\nTo: bob@example.test\nSubject: plain\n\nHello\nsecond line\n';
-    const outcome = await sendmail(['--smtp', smtp, 'bob@example.test', 'Ann <ann@example.test>, carl@example.test'], message);
+    const outcome = await sendmail(
+      ['--smtp', smtp, 'bob@example.test', 'Ann <ann@example.test>, carl@example.test'],
+      message,
+    );
     assert.deepEqual(outcome, { code: 0, stdout: '', stderr: '' });
     assert.deepEqual(await server.store.mailboxes(), ['ann@example.test', 'bob@example.test', 'carl@example.test']);
     const [copy] = await stored(server, 'ann@example.test');
-    assert.match(copy!, /^Return-Path: <tester@localhost>\r\nDelivered-To: ann@example.test\r\n/);
-    assert.equal(original(copy!), message.replace(/\n/g, '\r\n'));
-    assert.ok(!/[^\r]\n/.test(copy!), 'every line ends in CRLF');
+    assert.match(copy, /^Return-Path: <tester@localhost>\r\nDelivered-To: ann@example.test\r\n/);
+    assert.equal(original(copy), message.replace(/\n/g, '\r\n'));
+    assert.ok(!/[^\r]\n/.test(copy), 'every line ends in CRLF');
 
     // TMS_SMTP instead of --smtp; CRLF input is kept as is; 8-bit UTF-8 passes unchanged.
-    const utf8 = 'Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße, 日本\r\n';
+    const utf8 =
+      'Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße, 日本\r\n';
     assert.equal((await sendmail(['dora@example.test'], utf8, { TMS_SMTP: smtp })).code, 0);
     const [dora] = await stored(server, 'dora@example.test');
-    assert.ok(original(dora!).endsWith('\r\n\r\nGrüße, 日本\r\n'));
+    assert.ok(original(dora).endsWith('\r\n\r\nGrüße, 日本\r\n'));
   });
 });
 
@@ -69,7 +78,13 @@ test('-t takes To, Cc and Bcc; Bcc is removed from every stored copy, yet the Bc
     ].join('\n');
     const outcome = await sendmail(['--smtp', smtp, '-t', '-i', 'extra@example.test'], message);
     assert.deepEqual(outcome, { code: 0, stdout: '', stderr: '' });
-    assert.deepEqual(await server.store.mailboxes(), ['ann@example.test', 'bob@example.test', 'carl@example.test', 'extra@example.test', 'hidden@example.test']);
+    assert.deepEqual(await server.store.mailboxes(), [
+      'ann@example.test',
+      'bob@example.test',
+      'carl@example.test',
+      'extra@example.test',
+      'hidden@example.test',
+    ]);
 
     const script = String.raw`
 import json, mailbox, os, sys
@@ -79,31 +94,56 @@ for local in sys.argv[2:]:
     box = mailbox.MH(os.path.join(root, 'example.test', local), create=False)
     out[local] = [{'bcc': m['Bcc'], 'to': m['To'], 'cc': m['Cc'], 'subject': m['Subject'], 'delivered': m['Delivered-To'], 'body': m.get_payload()} for key, m in sorted(box.items())]
 print(json.dumps(out))`;
-    const read = JSON.parse(await python(script, [server.mailDir, 'bob', 'ann', 'carl', 'extra', 'hidden'])) as Record<string, Array<Record<string, string | null>>>;
+    const read = JSON.parse(await python(script, [server.mailDir, 'bob', 'ann', 'carl', 'extra', 'hidden'])) as Record<
+      string,
+      Array<Record<string, string | null>>
+    >;
     for (const [local, messages] of Object.entries(read)) {
       assert.equal(messages.length, 1, local);
       const [m] = messages;
-      assert.equal(m!.bcc, null, `${local}: no Bcc header`);
-      assert.equal(m!.subject, 'with bcc');
-      assert.equal(m!.cc, 'carl@example.test');
-      assert.equal(m!.to, '"Bob, B." <bob@example.test>,\n   ann@example.test');
-      assert.equal(m!.delivered, `${local}@example.test`);
-      assert.equal(m!.body, 'Body text\n');
+      assert.equal(m.bcc, null, `${local}: no Bcc header`);
+      assert.equal(m.subject, 'with bcc');
+      assert.equal(m.cc, 'carl@example.test');
+      assert.equal(m.to, '"Bob, B." <bob@example.test>,\n   ann@example.test');
+      assert.equal(m.delivered, `${local}@example.test`);
+      assert.equal(m.body, 'Body text\n');
     }
     for (const copy of await stored(server, 'hidden@example.test')) assert.ok(!/hidden@/i.test(original(copy)));
 
     // -t with nothing to find: a usage error, nothing sent.
     const none = await sendmail(['--smtp', smtp, '-t'], 'Subject: nobody\n\nx\n');
     assert.equal(none.code, 64);
-    assert.equal(none.stderr, 'test-mail-server sendmail: no recipients: the message has no addresses in To, Cc or Bcc\n');
+    assert.equal(
+      none.stderr,
+      'test-mail-server sendmail: no recipients: the message has no addresses in To, Cc or Bcc\n',
+    );
   });
 });
 
 test('-f sets the envelope sender (also -fADDR, -r, <> for the null sender); -F names the From that is added when missing', async () => {
   await withSmtp(async (server, smtp) => {
-    assert.equal((await sendmail(['--smtp', smtp, '-f', 'bounces@example.test', 'a@example.test'], 'From: App <app@example.test>\nSubject: 1\n\nx\n')).code, 0);
-    assert.equal((await sendmail(['--smtp', smtp, '-fbounces2@example.test', '-F', 'Cron Daemon', 'a@example.test'], 'Subject: 2\n\nx\n')).code, 0);
-    assert.equal((await sendmail(['--smtp', smtp, '-r', '<bounces3@example.test>', 'a@example.test'], 'Subject: 3\n\nx\n')).code, 0);
+    assert.equal(
+      (
+        await sendmail(
+          ['--smtp', smtp, '-f', 'bounces@example.test', 'a@example.test'],
+          'From: App <app@example.test>\nSubject: 1\n\nx\n',
+        )
+      ).code,
+      0,
+    );
+    assert.equal(
+      (
+        await sendmail(
+          ['--smtp', smtp, '-fbounces2@example.test', '-F', 'Cron Daemon', 'a@example.test'],
+          'Subject: 2\n\nx\n',
+        )
+      ).code,
+      0,
+    );
+    assert.equal(
+      (await sendmail(['--smtp', smtp, '-r', '<bounces3@example.test>', 'a@example.test'], 'Subject: 3\n\nx\n')).code,
+      0,
+    );
     assert.equal((await sendmail(['--smtp', smtp, '-f', '<>', 'a@example.test'], 'Subject: 4\n\nx\n')).code, 0);
     assert.equal((await sendmail(['--smtp', smtp, 'a@example.test'], 'Subject: 5\n\nx\n', { USER: 'cron' })).code, 0);
     const copies = await stored(server, 'a@example.test');
@@ -113,7 +153,13 @@ test('-f sets the envelope sender (also -fADDR, -r, <> for the null sender); -F 
     );
     assert.deepEqual(
       copies.map((copy) => /^From: (.*)\r$/m.exec(copy)?.[1]),
-      ['App <app@example.test>', 'Cron Daemon <bounces2@example.test>', 'bounces3@example.test', undefined, 'cron@localhost'],
+      [
+        'App <app@example.test>',
+        'Cron Daemon <bounces2@example.test>',
+        'bounces3@example.test',
+        undefined,
+        'cron@localhost',
+      ],
     );
   });
 });
@@ -125,22 +171,29 @@ test('dot lines: without -i a lone "." ends the message; with -i or -oi it is ke
     assert.equal((await sendmail(['--smtp', smtp, '-i', 'dash-i@example.test'], message)).code, 0);
     assert.equal((await sendmail(['--smtp', smtp, '-oi', 'dash-oi@example.test'], message)).code, 0);
     const [plain] = await stored(server, 'plain@example.test');
-    assert.match(original(plain!), /\r\n\r\n\.leading dot\r\n\.\.two dots\r\n$/);
+    assert.match(original(plain), /\r\n\r\n\.leading dot\r\n\.\.two dots\r\n$/);
     for (const mailbox of ['dash-i@example.test', 'dash-oi@example.test']) {
       const [copy] = await stored(server, mailbox);
-      assert.match(original(copy!), /\r\n\r\n\.leading dot\r\n\.\.two dots\r\n\.\r\nafter the lone dot\r\n$/, mailbox);
+      assert.match(original(copy), /\r\n\r\n\.leading dot\r\n\.\.two dots\r\n\.\r\nafter the lone dot\r\n$/, mailbox);
     }
   });
 });
 
 test('the flags PHP, cron and git send-email pass are accepted: sendmail_path = "sendmail -t -i", cron\'s -FCronDaemon -i -B8BITMIME -oem', async () => {
   await withSmtp(async (server, smtp) => {
-    const php = await sendmail(['-t', '-i', '-odi', '-oem'], 'To: php@example.test\nSubject: from php\nX-PHP-Originating-Script: 0:index.php\n\nhi\n', { TMS_SMTP: smtp });
+    const php = await sendmail(
+      ['-t', '-i', '-odi', '-oem'],
+      'To: php@example.test\nSubject: from php\nX-PHP-Originating-Script: 0:index.php\n\nhi\n',
+      { TMS_SMTP: smtp },
+    );
     assert.deepEqual(php, { code: 0, stdout: '', stderr: '' });
-    const cron = await sendmail(['--smtp', smtp, '-FCronDaemon', '-i', '-B8BITMIME', '-oem', 'root'], 'Subject: Cron <root@host> run-parts\n\noutput\n');
+    const cron = await sendmail(
+      ['--smtp', smtp, '-FCronDaemon', '-i', '-B8BITMIME', '-oem', 'root'],
+      'Subject: Cron <root@host> run-parts\n\noutput\n',
+    );
     assert.deepEqual(cron, { code: 0, stdout: '', stderr: '' });
     assert.deepEqual(await server.store.mailboxes(), ['php@example.test', 'root@localhost']);
-    assert.match((await stored(server, 'root@localhost'))[0]!, /^From: CronDaemon <tester@localhost>\r$/m);
+    assert.match((await stored(server, 'root@localhost'))[0], /^From: CronDaemon <tester@localhost>\r$/m);
   });
 });
 
@@ -160,7 +213,10 @@ test('no server answers: one clear line and exit 69 (EX_UNAVAILABLE)', async () 
 test('a refused recipient: exit 65 (EX_DATAERR) naming it and the reply, the others still get the message; 4xx gives 75; a hang-up 69', async () => {
   await withSmtp(async (server, smtp) => {
     server.chaos.add('rcpt to=bounce@* reply=550 5.1.1 no such user');
-    const outcome = await sendmail(['--smtp', smtp, 'ok@example.test', 'bounce@example.test'], 'Subject: partly\n\nx\n');
+    const outcome = await sendmail(
+      ['--smtp', smtp, 'ok@example.test', 'bounce@example.test'],
+      'Subject: partly\n\nx\n',
+    );
     assert.equal(outcome.code, 65);
     assert.equal(outcome.stderr, 'test-mail-server sendmail: <bounce@example.test>: 550 5.1.1 no such user\n');
     assert.deepEqual(await server.store.mailboxes(), ['ok@example.test']);
@@ -187,16 +243,39 @@ test('bad usage: one line with a hint to --help, exit 64 (EX_USAGE), before read
   const cases: Array<[string[], string]> = [
     [[], 'no recipients: name them, or use -t to take them from To, Cc and Bcc (see test-mail-server sendmail --help)'],
     [['-z', 'bob@example.test'], 'unknown option -z (see test-mail-server sendmail --help)'],
-    [['-bs'], '-bs is not supported (only -bm, deliver a message from standard input) (see test-mail-server sendmail --help)'],
-    [['--smtp', 'nowhere:0', 'bob@example.test'], '--smtp must be HOST:PORT, such as 127.0.0.1:8025, not "nowhere:0" (see test-mail-server sendmail --help)'],
+    [
+      ['-bs'],
+      '-bs is not supported (only -bm, deliver a message from standard input) (see test-mail-server sendmail --help)',
+    ],
+    [
+      ['--smtp', 'nowhere:0', 'bob@example.test'],
+      '--smtp must be HOST:PORT, such as 127.0.0.1:8025, not "nowhere:0" (see test-mail-server sendmail --help)',
+    ],
   ];
   for (const [args, message] of cases) {
     const outcome = await sendmail(args, 'x\n');
-    assert.deepEqual(outcome, { code: 64, stdout: '', stderr: `test-mail-server sendmail: ${message}\n` }, args.join(' '));
+    assert.deepEqual(
+      outcome,
+      { code: 64, stdout: '', stderr: `test-mail-server sendmail: ${message}\n` },
+      args.join(' '),
+    );
   }
   const help = await sendmail(['--help'], '');
   assert.equal(help.code, 0);
-  for (const text of ['-t ', '-i, -oi', '-f SENDER', '-F NAME', '--smtp HOST:PORT', 'TMS_SMTP', '$USER@localhost', '64  EX_USAGE', '65  EX_DATAERR', '69  EX_UNAVAILABLE', '75  EX_TEMPFAIL', 'sendmail_path']) {
+  for (const text of [
+    '-t ',
+    '-i, -oi',
+    '-f SENDER',
+    '-F NAME',
+    '--smtp HOST:PORT',
+    'TMS_SMTP',
+    '$USER@localhost',
+    '64  EX_USAGE',
+    '65  EX_DATAERR',
+    '69  EX_UNAVAILABLE',
+    '75  EX_TEMPFAIL',
+    'sendmail_path',
+  ]) {
     assert.ok(help.stdout.includes(text), `--help mentions ${text}`);
   }
 });

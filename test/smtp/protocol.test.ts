@@ -44,8 +44,19 @@ describe('SMTP protocol', () => {
   test('EHLO advertises the extensions, HELO works too', async () => {
     const smtp = await session();
     const ehlo = await smtp.command('EHLO client.test');
-    for (const line of ['PIPELINING', '8BITMIME', 'SMTPUTF8', 'SIZE 10000', 'ENHANCEDSTATUSCODES', 'CHUNKING', 'AUTH PLAIN LOGIN CRAM-MD5']) {
-      assert.ok(ehlo.split('\n').some((l) => l.slice(4) === line), `${line} in ${ehlo}`);
+    for (const line of [
+      'PIPELINING',
+      '8BITMIME',
+      'SMTPUTF8',
+      'SIZE 10000',
+      'ENHANCEDSTATUSCODES',
+      'CHUNKING',
+      'AUTH PLAIN LOGIN CRAM-MD5',
+    ]) {
+      assert.ok(
+        ehlo.split('\n').some((l) => l.slice(4) === line),
+        `${line} in ${ehlo}`,
+      );
     }
     assert.ok(!ehlo.includes('STARTTLS'), 'no STARTTLS without tls');
     assert.match(await smtp.command('HELO client.test'), /^250 .* greets client\.test$/);
@@ -83,10 +94,16 @@ describe('SMTP protocol', () => {
     assert.equal(await smtp.command('MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME SMTPUTF8'), '250 2.1.0 Sender OK');
     await smtp.command('RSET');
     assert.equal(await smtp.command('MAIL FROM:<a@b.test> RET=FULL'), '555 5.5.4 Unsupported parameter RET');
-    assert.equal(await smtp.command('MAIL FROM:<a@b.test> BODY=BINARYMIME'), '555 5.5.4 Unsupported parameter BODY=BINARYMIME');
+    assert.equal(
+      await smtp.command('MAIL FROM:<a@b.test> BODY=BINARYMIME'),
+      '555 5.5.4 Unsupported parameter BODY=BINARYMIME',
+    );
     assert.match(await smtp.command('MAIL FROM:<a@b.test> SIZE=20000'), /^552 5\.3\.4 /);
     assert.equal(await smtp.command('MAIL FROM:<> SIZE=10'), '250 2.1.0 Sender OK');
-    assert.equal(await smtp.command('RCPT TO:<null-sender@example.test> NOTIFY=NEVER'), '555 5.5.4 Unsupported parameter NOTIFY');
+    assert.equal(
+      await smtp.command('RCPT TO:<null-sender@example.test> NOTIFY=NEVER'),
+      '555 5.5.4 Unsupported parameter NOTIFY',
+    );
     smtp.close();
   });
 
@@ -102,7 +119,9 @@ describe('SMTP protocol', () => {
 
   test('pipelined commands are answered in order, in one round trip', async () => {
     const smtp = await session();
-    smtp.send('EHLO pipe.test\r\nMAIL FROM:<a@pipe.test>\r\nRCPT TO:<one@pipe.test>\r\nRCPT TO:<two@pipe.test>\r\nDATA');
+    smtp.send(
+      'EHLO pipe.test\r\nMAIL FROM:<a@pipe.test>\r\nRCPT TO:<one@pipe.test>\r\nRCPT TO:<two@pipe.test>\r\nDATA',
+    );
     assert.match(await smtp.reply(), /^250-/);
     assert.equal(await smtp.reply(), '250 2.1.0 Sender OK');
     assert.equal(await smtp.reply(), '250 2.1.5 Recipient OK');
@@ -169,8 +188,21 @@ describe('SMTP protocol', () => {
     const smtp = await session();
     await smtp.command('EHLO c');
     await smtp.command('MAIL FROM:<a@b.test>');
-    const refused = ['../../etc@x.test', 'a@..', '..@x.test', '.@x.test', 'a/b@x.test', 'a\\b@x.test', 'a@x/../../y', 'a@.hidden',
-      'a@', '@x.test', 'nodomain', 'tab\there@x.test', 'a@x\u0001.test'];
+    const refused = [
+      '../../etc@x.test',
+      'a@..',
+      '..@x.test',
+      '.@x.test',
+      'a/b@x.test',
+      'a\\b@x.test',
+      'a@x/../../y',
+      'a@.hidden',
+      'a@',
+      '@x.test',
+      'nodomain',
+      'tab\there@x.test',
+      'a@x\u0001.test',
+    ];
     for (const address of refused) {
       assert.match(await smtp.command(`RCPT TO:<${address}>`), /^(553 5\.1\.3|501 5\.1\.7) /, address);
     }
@@ -189,7 +221,8 @@ describe('SMTP protocol', () => {
     assert.equal(await smtp.command('RCPT TO:<ünïcode@quoted.test>'), '250 2.1.5 Recipient OK');
     await smtp.command('DATA');
     assert.match(await smtp.command('Subject: q\r\n\r\nq\r\n.'), /^250 /);
-    for (const local of ['john doe', 'routed', 'ünïcode']) assert.deepEqual(await files(path.join(server.mailDir, 'quoted.test', local)), ['1']);
+    for (const local of ['john doe', 'routed', 'ünïcode'])
+      assert.deepEqual(await files(path.join(server.mailDir, 'quoted.test', local)), ['1']);
     smtp.close();
   });
 
@@ -197,7 +230,8 @@ describe('SMTP protocol', () => {
     const smtp = await session();
     await smtp.command('EHLO c');
     await smtp.command('MAIL FROM:<a@many.test>');
-    for (let i = 1; i <= 5; i++) assert.equal(await smtp.command(`RCPT TO:<r${i}@many.test>`), '250 2.1.5 Recipient OK');
+    for (let i = 1; i <= 5; i++)
+      assert.equal(await smtp.command(`RCPT TO:<r${i}@many.test>`), '250 2.1.5 Recipient OK');
     assert.match(await smtp.command('RCPT TO:<r6@many.test>'), /^452 4\.5\.3 /);
     await smtp.command('DATA');
     assert.match(await smtp.command('\r\nbody\r\n.'), /^250 /);
@@ -249,7 +283,10 @@ describe('SMTP protocol', () => {
     const cram = await session();
     await cram.command('EHLO c');
     assert.match(await cram.command('AUTH CRAM-MD5'), /^334 [A-Za-z0-9+/=]+$/);
-    assert.equal(await cram.command(b64('user 0123456789abcdef0123456789abcdef')), '235 2.7.0 Authentication successful');
+    assert.equal(
+      await cram.command(b64('user 0123456789abcdef0123456789abcdef')),
+      '235 2.7.0 Authentication successful',
+    );
     cram.close();
 
     const bad = await session();
@@ -285,7 +322,7 @@ test('the Received line names the HELO name, client IP, protocol, id and recipie
     await smtp.reply();
     await smtp.command('EHLO sender.test');
     await smtp.startData('a@trace.test', ['b@trace.test']);
-    const id = /stored as (\S+)/.exec(await smtp.command('Subject: t\r\n\r\nt\r\n.'))![1]!;
+    const id = /stored as (\S+)/.exec(await smtp.command('Subject: t\r\n\r\nt\r\n.'))![1];
     const stored = await readFile(path.join(server.mailDir, 'trace.test', 'b', '1'), 'utf8');
     const received = new RegExp(
       `^Return-Path: <a@trace\\.test>\\r\\nDelivered-To: b@trace\\.test\\r\\nReceived: from sender\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby \\S+ \\(test-mail-server\\) with ESMTP id ${id}\\r\\n\\tfor <b@trace\\.test>; \\w{3}, \\d{1,2} \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000\\r\\nSubject: t\\r\\n`,
@@ -320,7 +357,10 @@ test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, an
     await smtp.reply();
     await smtp.command('EHLO c');
     await smtp.startData('a@ok.test', ['x@blocked.test']);
-    assert.equal(await smtp.command('Subject: fail\r\n\r\nx\r\n.'), '451 4.3.0 Error storing the message, try again later');
+    assert.equal(
+      await smtp.command('Subject: fail\r\n\r\nx\r\n.'),
+      '451 4.3.0 Error storing the message, try again later',
+    );
     await smtp.startData('a@ok.test', ['x@ok.test']);
     assert.match(await smtp.command('Subject: fine\r\n\r\nx\r\n.'), /^250 /);
     assert.deepEqual(await allFiles(path.join(server.mailDir, '.tmp')), []);

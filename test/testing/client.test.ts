@@ -87,12 +87,15 @@ test('createAddress gives unique addresses on a reserved domain', () => {
 test('createAddress on the handle: addresses are accepted by the server and by Python', () =>
   withServer(async (mail) => {
     const address = mail.createAddress('py');
-    await sendWithPython(mail, `msg = EmailMessage()\nmsg["From"] = "app@example.test"\nmsg["To"] = "${address}"\nmsg["Subject"] = "hi"\nmsg.set_content("x")`);
+    await sendWithPython(
+      mail,
+      `msg = EmailMessage()\nmsg["From"] = "app@example.test"\nmsg["To"] = "${address}"\nmsg["Subject"] = "hi"\nmsg.set_content("x")`,
+    );
     const msg = await mail.waitForMessage({ to: address });
     assert.equal(msg.mailbox, address);
   }));
 
-test('20 concurrent tests, each with its own address, never see each other\'s mail', { concurrency: 20 }, async (t) => {
+test("20 concurrent tests, each with its own address, never see each other's mail", { concurrency: 20 }, async (t) => {
   await withServer(async (mail) => {
     const seen = new Map<string, string[]>();
     let running = 0;
@@ -107,7 +110,10 @@ test('20 concurrent tests, each with its own address, never see each other\'s ma
           await send(mail, { to: address, subject: `Welcome #${i}`, text: `code ${i}` });
           await send(mail, { to: address, subject: `Reminder #${i}`, text: `code ${i}` });
           const mine = await (early ?? mail.waitForMessages({ to: address }, 2));
-          seen.set(address, mine.map((m) => m.subject));
+          seen.set(
+            address,
+            mine.map((m) => m.subject),
+          );
           assert.deepEqual(
             mine.map((m) => m.subject),
             [`Welcome #${i}`, `Reminder #${i}`],

@@ -88,7 +88,9 @@ test('every filter key takes a string, a RegExp or a predicate', () =>
     // mailbox: where the copy is stored; compared case-insensitively.
     assert.deepEqual(await selected(mail, { mailbox: 'DAVE@example.test' }), ['dave@example.test: Order 1']);
     assert.deepEqual(await selected(mail, { mailbox: /^(ann|bob)@/i }), ['Ann@example.test: Order 1', ...welcome]);
-    assert.deepEqual(await selected(mail, { mailbox: (mailbox) => mailbox.startsWith('c') }), ['carl@example.test: Order 1']);
+    assert.deepEqual(await selected(mail, { mailbox: (mailbox) => mailbox.startsWith('c') }), [
+      'carl@example.test: Order 1',
+    ]);
 
     // since: received at or after the moment.
     assert.deepEqual(await selected(mail, { since: between }), welcome);
@@ -96,9 +98,16 @@ test('every filter key takes a string, a RegExp or a predicate', () =>
     assert.deepEqual(await selected(mail, { since: new Date(Date.now() + 60_000) }), []);
 
     // Every key given must match.
-    assert.deepEqual(await selected(mail, { to: 'ann@example.test', subject: /order/i, mailbox: 'carl@example.test' }), ['carl@example.test: Order 1']);
+    assert.deepEqual(
+      await selected(mail, { to: 'ann@example.test', subject: /order/i, mailbox: 'carl@example.test' }),
+      ['carl@example.test: Order 1'],
+    );
     assert.deepEqual(await selected(mail, { to: 'ann@example.test', subject: 'Welcome' }), []);
-    assert.deepEqual(await selected(mail, { subject: undefined }), [...order, ...welcome], 'an undefined key is no constraint');
+    assert.deepEqual(
+      await selected(mail, { subject: undefined }),
+      [...order, ...welcome],
+      'an undefined key is no constraint',
+    );
   }));
 
 test('waitForMessage applies the same filters to messages arriving later', () =>
@@ -108,7 +117,10 @@ test('waitForMessage applies the same filters to messages arriving later', () =>
     await sendTwo(mail);
     const [dave, welcome] = await Promise.all([copy, welcomeMessage]);
     assert.equal(dave.mailbox, 'dave@example.test');
-    assert.deepEqual(dave.envelope, { from: 'shop@example.test', to: ['Ann@example.test', 'carl@example.test', 'dave@example.test'] });
+    assert.deepEqual(dave.envelope, {
+      from: 'shop@example.test',
+      to: ['Ann@example.test', 'carl@example.test', 'dave@example.test'],
+    });
     assert.equal(welcome.subject, 'Welcome');
   }));
 
@@ -169,7 +181,14 @@ test('describeFilter renders a filter for error messages', () => {
   }
   assert.equal(describeFilter({}), '{}');
   assert.equal(
-    describeFilter({ to: 'ann@example.test', subject: /welcome/i, text: isAnn, html: () => true, since: new Date(0), cc: undefined }),
+    describeFilter({
+      to: 'ann@example.test',
+      subject: /welcome/i,
+      text: isAnn,
+      html: () => true,
+      since: new Date(0),
+      cc: undefined,
+    }),
     "{ to: 'ann@example.test', subject: /welcome/i, text: [Function isAnn], html: [Function html], since: 1970-01-01T00:00:00.000Z }",
   );
 });

@@ -26,8 +26,8 @@ test('a parsed message: multi-valued headers, addresses, envelope, trace lines, 
     assert.deepEqual(msg.headers['x-single'], ['only']);
     assert.deepEqual(msg.headers['delivered-to'], ['bob@example.test']);
     assert.deepEqual(msg.headers['return-path'], ['<shop@example.test>']);
-    assert.equal(msg.headers['received']!.length, 1);
-    assert.match(msg.headers['received']![0]!, /\(test-mail-server\) with ESMTP id .*for <bob@example\.test>;/);
+    assert.equal(msg.headers['received'].length, 1);
+    assert.match(msg.headers['received'][0], /\(test-mail-server\) with ESMTP id .*for <bob@example\.test>;/);
     assert.deepEqual(msg.from, { name: 'Shop, Inc.', address: 'shop@example.test' });
     assert.deepEqual(msg.to, [
       { name: 'Ann', address: 'ann@example.test' },
@@ -41,7 +41,10 @@ test('a parsed message: multi-valued headers, addresses, envelope, trace lines, 
     assert.deepEqual(msg.replyTo, [{ name: 'Help', address: 'help@example.test' }]);
     assert.equal(msg.messageId, '<m1@shop.test>');
     assert.deepEqual(msg.date, new Date('2030-01-02T03:04:05Z'));
-    assert.deepEqual(msg.envelope, { from: 'shop@example.test', to: ['ann@example.test', 'bob@example.test', 'carl@example.test', 'dave@example.test'] });
+    assert.deepEqual(msg.envelope, {
+      from: 'shop@example.test',
+      to: ['ann@example.test', 'bob@example.test', 'carl@example.test', 'dave@example.test'],
+    });
     assert.equal(msg.mailbox, 'bob@example.test');
     assert.equal(msg.number, 1);
     assert.ok(msg.receivedAt instanceof Date && Date.now() - msg.receivedAt.getTime() < 10_000);
@@ -49,7 +52,10 @@ test('a parsed message: multi-valued headers, addresses, envelope, trace lines, 
     const file = await readFile(path.join(mail.mailDir, 'example.test', 'bob', '1'));
     assert.ok(msg.raw.equals(file));
     assert.equal(msg.size, file.length);
-    assert.match(msg.raw.toString('latin1'), /^Return-Path: <shop@example\.test>\r\nDelivered-To: bob@example\.test\r\nReceived: /);
+    assert.match(
+      msg.raw.toString('latin1'),
+      /^Return-Path: <shop@example\.test>\r\nDelivered-To: bob@example\.test\r\nReceived: /,
+    );
     assert.deepEqual(msg.attachments, []);
     assert.equal(msg.html, undefined);
   }));
@@ -63,11 +69,11 @@ test('a header repeated by the client keeps every value in order, after our trac
       'Subject: relayed\r\n\r\nbody\r\n';
     await sendRaw(mail, 'a@example.test', ['ann@example.test'], message);
     const msg = await mail.waitForMessage({ subject: 'relayed' });
-    const received = msg.headers['received']!;
+    const received = msg.headers['received'];
     assert.equal(received.length, 3);
-    assert.match(received[0]!, /test-mail-server/);
-    assert.match(received[1]!, /^from relay2\.test/);
-    assert.match(received[2]!, /^from origin\.test/);
+    assert.match(received[0], /test-mail-server/);
+    assert.match(received[1], /^from relay2\.test/);
+    assert.match(received[2], /^from origin\.test/);
     assert.deepEqual(msg.headers['x-folded'], ['first part  continued']);
     assert.equal(msg.text, 'body');
     assert.equal(msg.from, undefined);
@@ -125,7 +131,12 @@ test('an ISO-8859-1 base64 body and an 8-bit one sent as raw bytes', () =>
       mail,
       'a@example.test',
       ['ann@example.test'],
-      Buffer.concat([Buffer.from('Subject: 8bit\r\nContent-Type: text/plain; charset=latin1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'), Buffer.from('naïve façade\r\n', 'latin1')]),
+      Buffer.concat([
+        Buffer.from(
+          'Subject: 8bit\r\nContent-Type: text/plain; charset=latin1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n',
+        ),
+        Buffer.from('naïve façade\r\n', 'latin1'),
+      ]),
     );
     assert.equal((await mail.waitForMessage({ subject: 'b64' })).text, latin1.toString('latin1'));
     assert.equal((await mail.waitForMessage({ subject: '8bit' })).text, 'naïve façade');
@@ -185,10 +196,14 @@ test('attachments sent by Python smtplib', () =>
     const msg = await mail.waitForMessage({ subject: 'Report' });
     assert.equal(msg.attachments.length, 1);
     const [pdf] = msg.attachments;
-    assert.equal(pdf!.filename, 'Bericht für März.pdf');
-    assert.equal(pdf!.contentType, 'application/pdf');
-    assert.equal(pdf!.size, 1024);
-    assert.ok(pdf!.content.equals(Buffer.concat(Array.from({ length: 4 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i))))));
+    assert.equal(pdf.filename, 'Bericht für März.pdf');
+    assert.equal(pdf.contentType, 'application/pdf');
+    assert.equal(pdf.size, 1024);
+    assert.ok(
+      pdf.content.equals(
+        Buffer.concat(Array.from({ length: 4 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i)))),
+      ),
+    );
   }));
 
 test('links come from the HTML hrefs and the URLs in the text, each once', () =>
@@ -218,7 +233,10 @@ test('links come from the HTML hrefs and the URLs in the text, each once', () =>
   }));
 
 test('extractLinks works on either body alone', () => {
-  assert.deepEqual(extractLinks(undefined, 'Go to http://a.test/x, then https://b.test/y?z=1; done!'), ['http://a.test/x', 'https://b.test/y?z=1']);
+  assert.deepEqual(extractLinks(undefined, 'Go to http://a.test/x, then https://b.test/y?z=1; done!'), [
+    'http://a.test/x',
+    'https://b.test/y?z=1',
+  ]);
   assert.deepEqual(extractLinks('<a\nhref = "/relative?a=1&#38;b=&#x32;">r</a>', undefined), ['/relative?a=1&b=2']);
   assert.deepEqual(extractLinks(undefined, undefined), []);
 });
@@ -241,7 +259,7 @@ test('messages stored before the server started are read from their trace lines'
       ],
     );
     // Our Received line has whole seconds.
-    assert.equal(copies[0]!.receivedAt.getTime(), Math.floor(sentAt.getTime() / 1000) * 1000);
+    assert.equal(copies[0].receivedAt.getTime(), Math.floor(sentAt.getTime() / 1000) * 1000);
     assert.equal((await second.waitForMessage({ bcc: 'bob@example.test' })).mailbox, 'bob@example.test');
     await send(second, { to: 'ann@example.test', subject: 'new' });
     assert.deepEqual(

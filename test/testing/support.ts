@@ -6,7 +6,12 @@ import { python, RawSmtp } from '../helpers.js';
 
 /** Sends one message with nodemailer over a fresh connection. */
 export async function send(mail: TestMailServer, message: Mail.Options): Promise<void> {
-  const transport = nodemailer.createTransport({ host: mail.host, port: mail.smtpPort, secure: false, ignoreTLS: true });
+  const transport = nodemailer.createTransport({
+    host: mail.host,
+    port: mail.smtpPort,
+    secure: false,
+    ignoreTLS: true,
+  });
   try {
     await transport.sendMail({ from: 'App <app@example.test>', ...message });
   } finally {
@@ -30,7 +35,12 @@ export async function sendWithPython(mail: TestMailServer, build: string): Promi
 }
 
 /** Sends raw bytes through a raw SMTP conversation; resolves once the server has answered the final dot. */
-export async function sendRaw(mail: TestMailServer, from: string, to: string[], message: string | Buffer): Promise<void> {
+export async function sendRaw(
+  mail: TestMailServer,
+  from: string,
+  to: string[],
+  message: string | Buffer,
+): Promise<void> {
   const smtp = await RawSmtp.connect(mail.smtpPort);
   try {
     await smtp.reply();

@@ -59,7 +59,10 @@ test('on timeout the error lists the messages that did arrive (mailbox, from, su
     );
     assert.ok(error instanceof MailTimeoutError);
     assert.equal(error.name, 'MailTimeoutError');
-    assert.match(error.message, /^Timed out after 2000 ms waiting for mail: no message matched \{ to: 'ann@example\.test', subject: \/welcome\/i \}\./);
+    assert.match(
+      error.message,
+      /^Timed out after 2000 ms waiting for mail: no message matched \{ to: 'ann@example\.test', subject: \/welcome\/i \}\./,
+    );
     assert.match(error.message, /2 messages arrived \(mailbox, from, subject\):/);
     assert.match(error.message, /bob@example\.test #1 {2}from shop@example\.test {2}subject "Your order"/);
     assert.match(error.message, /carl@example\.test #1 {2}from app@example\.test {2}subject "Password reset"/);
@@ -77,7 +80,10 @@ test('a timeout with no mail at all says so', () =>
   withServer(async (mail) => {
     await assert.rejects(mail.waitForMessage({ subject: 'x' }, { timeout: 50 }), (error: Error) => {
       assert.ok(error instanceof MailTimeoutError);
-      assert.equal(error.message, "Timed out after 50 ms waiting for mail: no message matched { subject: 'x' }.\nNo message arrived.");
+      assert.equal(
+        error.message,
+        "Timed out after 50 ms waiting for mail: no message matched { subject: 'x' }.\nNo message arrived.",
+      );
       return true;
     });
   }));
@@ -114,9 +120,18 @@ test('waitForMessages timing out tells how many matched and marks them', () =>
 
 test('a bad filter or count is refused at once', () =>
   withServer(async (mail) => {
-    await assert.rejects(mail.waitForMessage({ subjet: 'x' } as never), { name: 'TypeError', message: /Unknown message filter key "subjet"/ });
-    await assert.rejects(mail.waitForMessage({ to: 42 } as never), { name: 'TypeError', message: /"to" must be a string, a RegExp or a function/ });
-    await assert.rejects(mail.waitForMessage({ since: 'yesterday' } as never), { name: 'TypeError', message: /"since" must be a valid Date/ });
+    await assert.rejects(mail.waitForMessage({ subjet: 'x' } as never), {
+      name: 'TypeError',
+      message: /Unknown message filter key "subjet"/,
+    });
+    await assert.rejects(mail.waitForMessage({ to: 42 } as never), {
+      name: 'TypeError',
+      message: /"to" must be a string, a RegExp or a function/,
+    });
+    await assert.rejects(mail.waitForMessage({ since: 'yesterday' } as never), {
+      name: 'TypeError',
+      message: /"since" must be a valid Date/,
+    });
     await assert.rejects(mail.waitForMessages({}, 0), { name: 'RangeError' });
     await assert.rejects(mail.waitForMessage({}, { timeout: -1 }), { name: 'RangeError' });
     await assert.rejects(mail.messages({ foo: 1 } as never), { name: 'TypeError' });
@@ -153,7 +168,16 @@ test('an aborted signal, and closing the server, reject a pending wait', () =>
 test('a message stored while the stored ones are being listed is seen exactly once', async () => {
   // A source whose list() is held open: an arrival during it is also in its result.
   const message = (number: number): ParsedMessage =>
-    ({ mailbox: 'ann@example.test', number, envelope: { from: '', to: ['ann@example.test'] }, receivedAt: new Date(number), size: 1, subject: `#${number}`, to: [], cc: [] }) as unknown as ParsedMessage;
+    ({
+      mailbox: 'ann@example.test',
+      number,
+      envelope: { from: '', to: ['ann@example.test'] },
+      receivedAt: new Date(number),
+      size: 1,
+      subject: `#${number}`,
+      to: [],
+      cc: [],
+    }) as unknown as ParsedMessage;
   let listener: ((meta: MessageMeta) => void) | undefined;
   let finishList: (metas: MessageMeta[]) => void = () => {};
   const events: string[] = [];
@@ -167,7 +191,7 @@ test('a message stored while the stored ones are being listed is seen exactly on
       events.push('list');
       return new Promise((resolve) => (finishList = resolve));
     },
-    load: async (meta) => message(meta.number),
+    load: (meta) => Promise.resolve(message(meta.number)),
     deleteAll: async () => {},
   };
   const waiting = waitForMessages(source, { subject: /^#/ }, 3, { timeout: 500 });

@@ -127,7 +127,9 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
 export { defaultMaxMessageSize } from './defaults.js';
 export { PortInUseError } from './listen.js';
 export type { LogLevel } from './log.js';
-export type { StoredMessage, Envelope } from './mailbox/store.js';
+export type { Envelope } from './mailbox/store.js';
+export type * from './mailbox/reader.js';
+export { inboxName, systemFlags } from './mailbox/reader.js';
 export { MailStore } from './mailbox/store.js';
 export * from './chaos/index.js';
 export {
@@ -142,6 +144,7 @@ export {
   type MailClient,
   type Matcher,
   type MessageFilter,
+  type MessageFlags,
   type MessageMeta,
   type ParsedMessage,
   type WaitOptions,

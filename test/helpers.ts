@@ -6,7 +6,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTestMailServer, type TestMailServer, type TestMailServerOptions } from '../src/index.js';
+import {
+  inboxName,
+  startTestMailServer,
+  type MailReader,
+  type TestMailServer,
+  type TestMailServerOptions,
+} from '../src/index.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliPath = path.join(repoRoot, 'src', 'cli.ts');
@@ -245,4 +251,9 @@ export class CliProcess {
     const match = await cli.waitForLog(/SMTP listening on [^\s]+:(\d+)/);
     return { cli, port: Number(match[1]) };
   }
+}
+
+/** The message numbers in a mailbox's INBOX, as the store's index has them. */
+export function inboxNumbers(store: MailReader, mailbox: string): number[] {
+  return store.messages({ mailbox, folder: inboxName }).map((message) => message.number);
 }

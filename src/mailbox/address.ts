@@ -16,6 +16,12 @@ export type AddressCheck = { ok: true; mailbox: MailboxName } | { ok: false; rea
 /** Folder names are file names: 255 bytes is the limit of every common Linux file system. */
 const maxComponentBytes = 255;
 const forbidden = /[\u0000-\u001f\u007f/\\]/;
+/**
+ * Characters that hide or reorder what a name shows (zero-width, bidi controls, BOM: Unicode's
+ * "format" class, and line separators), and those that mean bad UTF-8 reached us (U+FFFD, lone
+ * surrogates): a name must read as what it is.
+ */
+const deceptive = /[\p{Cf}\p{Cs}\u2028\u2029\uFFFD]/u;
 
 /**
  * Validates an address as it appears between `<` and `>` (source routes already removed,
@@ -37,9 +43,12 @@ export function toMailbox(address: string): AddressCheck {
   return { ok: true, mailbox: { address: `${local}@${domain}`, local, domain } };
 }
 
-function componentProblem(value: string, what: string): string | undefined {
+export function componentProblem(value: string, what: string): string | undefined {
   if (value === '.' || value === '..') return `${what} "${value}" is not a folder name`;
   if (forbidden.test(value)) return `${what} contains "/", "\\" or a control character`;
+  const hidden = deceptive.exec(value);
+  if (hidden)
+    return `${what} contains U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}, an invisible or replacement character`;
   if (Buffer.byteLength(value) > maxComponentBytes) return `${what} longer than ${maxComponentBytes} bytes`;
   return undefined;
 }

@@ -11,6 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { addNewMessage, unseenSequence } from './flags.js';
+import type { Flag } from './reader.js';
 import { addRange, formatSequences, parseSequences, removeNumbers, type Sequences } from './sequences.js';
 
 const sequencesFile = '.mh_sequences';
@@ -22,8 +24,6 @@ const highWaterWidth = 24;
 /** A lock older than this was left by a crashed process: nothing holds it that long. */
 const staleLockMs = 30_000;
 const lockWaitLimitMs = 10_000;
-
-const unseenSequence = 'unseen';
 
 export class MhFolder {
   /**
@@ -37,26 +37,36 @@ export class MhFolder {
   ) {}
 
   /**
-   * Links each fully written temp file into the folder under the next free number and adds
-   * the numbers to `unseen`. Returns the numbers in order. The temp files are left in place.
+   * Links each fully written file into the folder under the next free number and records its
+   * flags in the sequences (without `flags`, each goes into `unseen`, as new mail does). Returns
+   * the numbers in order. The files themselves are left in place.
    */
-  async addMessages(tempFiles: readonly string[]): Promise<number[]> {
+  async addMessages(files: readonly string[], flags?: ReadonlyArray<readonly Flag[]>): Promise<number[]> {
     return this.withLock(() => {
       const numbers: number[] = [];
       this.updateHighWater((highest) => {
-        for (const temp of tempFiles) {
-          highest = this.linkNext(temp, highest);
+        for (const file of files) {
+          highest = this.linkNext(file, highest);
           numbers.push(highest);
         }
         return highest;
       });
       this.updateSequences((sequences) => {
+        if (flags) {
+          numbers.forEach((n, i) => addNewMessage(sequences, n, flags[i] ?? []));
+          return;
+        }
         let unseen = sequences.get(unseenSequence) ?? [];
         for (const n of numbers) unseen = addRange(unseen, n, n);
         sequences.set(unseenSequence, unseen);
       });
       return numbers;
     });
+  }
+
+  /** Hands `change` the sequences under the lock and writes them back (readers' flag changes). */
+  async changeSequences(change: (sequences: Sequences) => void): Promise<void> {
+    await this.withLock(() => this.updateSequences(change));
   }
 
   /**

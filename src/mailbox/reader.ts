@@ -75,7 +75,7 @@ export interface MessageSummary {
   readonly searchText: string;
 }
 
-/** One stored message as the index knows it. Immutable: a change replaces the entry. */
+/** One stored message as the index knows it: the same object for its life; flags and summary are updated in place. */
 export interface IndexedMessage extends MessageRef {
   /**
    * The id of the SMTP transaction that delivered it (the queue id of our Received line, also
@@ -228,6 +228,15 @@ export interface MailReader extends EventEmitter<StoreEvents> {
    * resolves with the numbers actually removed.
    */
   expunge(folder: FolderRef, numbers?: readonly number[]): Promise<number[]>;
+
+  /** Deletes every message of every mailbox and folder (folders and their numbering stay). */
+  removeAll(): Promise<void>;
+
+  /**
+   * Compares the index with the disk now, for a reader about to list that wants what other
+   * processes did a moment ago too (a watch does this by itself).
+   */
+  refresh(scope?: { readonly mailbox?: string }): Promise<void>;
 
   /**
    * Calls `listener` with every change in scope from now on (a folder, a mailbox with all its

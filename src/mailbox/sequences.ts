@@ -65,16 +65,61 @@ export function addRange(ranges: Ranges, first: number, last: number): Ranges {
 
 /** The ranges without the given numbers, splitting ranges rather than listing every number. */
 export function removeNumbers(ranges: Ranges, gone: readonly number[]): Ranges {
-  const sortedGone = [...new Set(gone)].sort((a, b) => a - b);
+  return subtractRanges(ranges, rangesOf(gone));
+}
+
+/** Numbers (any order, repeats allowed) as sorted, merged ranges. */
+export function rangesOf(numbers: readonly number[]): Ranges {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const ranges: Ranges = [];
+  for (const n of sorted) {
+    const tail = ranges[ranges.length - 1];
+    if (tail && n <= tail[1] + 1) tail[1] = Math.max(tail[1], n);
+    else ranges.push([n, n]);
+  }
+  return ranges;
+}
+
+/** Everything in `a` or `b`: one merge of the two sorted lists. */
+export function unionRanges(a: Ranges, b: Ranges): Ranges {
+  const merged: Ranges = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const next = j >= b.length || (i < a.length && a[i][0] <= b[j][0]) ? a[i++] : b[j++];
+    const tail = merged[merged.length - 1];
+    if (tail && next[0] <= tail[1] + 1) tail[1] = Math.max(tail[1], next[1]);
+    else merged.push([next[0], next[1]]);
+  }
+  return merged;
+}
+
+/** What `a` holds that `b` does not: one walk over both sorted lists. */
+export function subtractRanges(a: Ranges, b: Ranges): Ranges {
   const kept: Ranges = [];
-  for (const [first, last] of ranges) {
+  let j = 0;
+  for (const [first, last] of a) {
     let start = first;
-    for (const n of sortedGone) {
-      if (n < start || n > last) continue;
-      if (n > start) kept.push([start, n - 1]);
-      start = n + 1;
+    while (j < b.length && b[j][1] < start) j++;
+    for (let k = j; k < b.length && b[k][0] <= last; k++) {
+      if (b[k][0] > start) kept.push([start, b[k][0] - 1]);
+      start = Math.max(start, b[k][1] + 1);
     }
     if (start <= last) kept.push([start, last]);
   }
   return kept;
+}
+
+/** Whether `n` is in the ranges (binary search). */
+export function inRanges(ranges: Ranges, n: number): boolean {
+  let low = 0;
+  let high = ranges.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const [first, last] = ranges[middle];
+    if (n < first) high = middle - 1;
+    else if (n > last) low = middle + 1;
+    else return true;
+  }
+  return false;
 }

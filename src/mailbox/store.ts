@@ -1,7 +1,7 @@
 /**
  * The MH store: the only code that knows MAIL_DIR's layout. Listeners hand it an envelope and
- * the message bytes; it writes one file per recipient, atomically, and emits an event per
- * stored message for the readers (IMAP, POP3, web, test waiters).
+ * the message bytes; it writes one file per recipient, atomically, records each copy in the
+ * index and announces it on the change stream (see IndexedStore, the readers' side).
  *
  * Layout: MAIL_DIR/<domain>/<local-part>/<N>, plus MAIL_DIR/.tmp/ for files being written
  * (same file system, so a finished file is linked into its folder, never copied), and
@@ -18,7 +18,9 @@ import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
 import type { CopyResult } from './copy-writer.js';
 import { DeliveryThread } from './delivery-thread.js';
 import { folderPath, lockDirName, tempDirName, TempNames } from './layout.js';
-import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
+import { IndexedStore } from './indexed-store.js';
+import { createLockToken, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
+import { inboxName, type IndexedMessage } from './reader.js';
 import type { Trace } from './trace.js';
 
 export interface Envelope {
@@ -27,35 +29,19 @@ export interface Envelope {
   readonly to: readonly MailboxName[];
 }
 
-export interface StoredMessage {
-  /** `local@domain` of the mailbox it was delivered to. */
-  readonly mailbox: string;
-  /** MH message number, unique for the folder's whole life. */
-  readonly number: number;
-  readonly envelope: { readonly from: string; readonly to: readonly string[] };
-  /** Bytes in the stored file, trace lines included. */
-  readonly size: number;
-  readonly receivedAt: Date;
-}
-
-export interface StoreEvents {
-  delivered: [StoredMessage];
-  expunged: [{ readonly mailbox: string; readonly numbers: readonly number[] }];
-}
-
 type CopyFailure = Extract<CopyResult, { ok: false }>;
 
 /** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
 const spillThreshold = 1024 * 1024;
 
-export class MailStore extends EventEmitter<StoreEvents> {
+export class MailStore extends IndexedStore {
   private readonly tempDir: string;
   private readonly lockDir: string;
   /** Linked into a folder as its `.mh_sequences.lock` while we hold it. */
   private readonly lockToken: string;
   private readonly tempNames: TempNames;
-  /** For removals, which stay on this thread. */
-  private readonly smallFiles = new SmallFiles();
+  /** For the changes made on this thread (readers' flags, removals). */
+  private readonly smallFiles: SmallFiles;
   private deliveryThread: DeliveryThread | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -65,11 +51,20 @@ export class MailStore extends EventEmitter<StoreEvents> {
     private readonly displayDir: string,
     private readonly log: Logger,
   ) {
-    super();
+    const lockToken = path.join(mailDir, lockDirName, String(process.pid));
+    const tempNames = new TempNames(mailDir);
+    const smallFiles = new SmallFiles();
+    super({
+      mailDir,
+      log,
+      folderAt: (dir) => new MhFolder(dir, lockToken, smallFiles),
+      newTempPath: () => tempNames.next(),
+    });
     this.tempDir = path.join(mailDir, tempDirName);
     this.lockDir = path.join(mailDir, lockDirName);
-    this.lockToken = path.join(this.lockDir, String(process.pid));
-    this.tempNames = new TempNames(mailDir);
+    this.lockToken = lockToken;
+    this.tempNames = tempNames;
+    this.smallFiles = smallFiles;
   }
 
   /** Creates MAIL_DIR if needed and clears temp files left by crashed processes. */
@@ -87,6 +82,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     createLockToken(store.lockToken);
     // Started now, so the first delivery does not wait for the thread to load.
     store.deliveryThread = new DeliveryThread({ mailDir: absolute, lockToken: store.lockToken });
+    store.startIndexing();
     return store;
   }
 
@@ -99,6 +95,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
     const thread = this.deliveryThread;
     this.deliveryThread = undefined;
     await Promise.allSettled(this.inFlight);
+    await this.closeReaders();
     this.smallFiles.closeAll();
     await thread?.close();
     removeIfPresent(this.lockToken);
@@ -121,7 +118,7 @@ export class MailStore extends EventEmitter<StoreEvents> {
   }
 
   /** Stores one copy per recipient; resolves once every file is on disk. */
-  deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
+  deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<IndexedMessage[]> {
     const thread = this.deliveryThread;
     if (!thread) {
       incoming.discard();
@@ -138,13 +135,15 @@ export class MailStore extends EventEmitter<StoreEvents> {
     incoming: IncomingMessage,
     envelope: Envelope,
     trace: Trace,
-  ): Promise<StoredMessage[]> {
+  ): Promise<IndexedMessage[]> {
+    const inboxes = envelope.to.map((recipient) => ({ mailbox: recipient.address, folder: inboxName }));
+    for (const inbox of inboxes) this.keeper.deliveryStarted(inbox);
     try {
       const body = await incoming.finish();
       const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
       const results = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
       const to = envelope.to.map((r) => r.address);
-      const stored: StoredMessage[] = [];
+      const stored: IndexedMessage[] = [];
       results.forEach((result, i) => {
         if (!result.ok) return;
         const recipient = envelope.to[i];
@@ -153,77 +152,27 @@ export class MailStore extends EventEmitter<StoreEvents> {
             `${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(result.number))}`,
           );
         }
-        stored.push({
-          mailbox: recipient.address,
-          number: result.number,
-          envelope: { from: envelope.from, to },
-          size: result.size,
-          receivedAt: trace.receivedAt,
-        });
+        // Copies that did land are recorded and announced even when another failed: they are on disk.
+        stored.push(
+          this.recordAdded(this.inboxForDelivery(recipient.address), {
+            mailbox: recipient.address,
+            folder: inboxName,
+            number: result.number,
+            transaction: trace.id,
+            envelope: { from: envelope.from, to },
+            size: result.size,
+            receivedAt: trace.receivedAt,
+          }),
+        );
       });
-      // Copies that did land are announced even when another failed: they are on disk.
-      for (const message of stored) this.emit('delivered', message);
       const failed = results.find((result): result is CopyFailure => !result.ok);
       if (failed)
         throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
       return stored;
     } finally {
+      for (const inbox of inboxes) this.keeper.deliveryEnded(inbox);
       incoming.discard();
     }
-  }
-
-  /** Every mailbox that has a folder, as `local@domain`, sorted. */
-  async mailboxes(): Promise<string[]> {
-    const found: string[] = [];
-    for (const domain of await readdirOrEmpty(this.mailDir)) {
-      if (domain.startsWith('.')) continue;
-      for (const local of await readdirOrEmpty(path.join(this.mailDir, domain))) {
-        const check = toMailbox(`${local}@${domain}`);
-        if (check.ok && check.mailbox.domain === domain) found.push(check.mailbox.address);
-      }
-    }
-    return found.sort();
-  }
-
-  /** Message numbers in a mailbox, ascending ([] for an unknown or refused address). */
-  list(mailbox: string): number[] {
-    return this.existingFolder(mailbox)?.folder.list() ?? [];
-  }
-
-  /** The stored file's bytes, trace lines included; undefined if it is gone. */
-  async read(mailbox: string, number: number): Promise<Buffer | undefined> {
-    const found = this.existingFolder(mailbox);
-    if (!found) return undefined;
-    try {
-      return await fs.promises.readFile(found.folder.messagePath(number));
-    } catch (error) {
-      if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
-      throw error;
-    }
-  }
-
-  async remove(mailbox: string, numbers: readonly number[]): Promise<void> {
-    const found = this.existingFolder(mailbox);
-    if (!found || numbers.length === 0) return;
-    await found.folder.removeMessages(numbers);
-    this.emit('expunged', { mailbox: found.address, numbers });
-  }
-
-  /** Deletes every message of every mailbox (folders and their numbering stay). */
-  async removeAll(): Promise<void> {
-    for (const mailbox of await this.mailboxes()) await this.remove(mailbox, this.list(mailbox));
-  }
-
-  /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
-  private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
-    const check = this.check(mailbox);
-    return check.ok
-      ? { folder: this.folderAt(folderPath(this.mailDir, check.mailbox)), address: check.mailbox.address }
-      : undefined;
-  }
-
-  private folderAt(dir: string): MhFolder {
-    return new MhFolder(dir, this.lockToken, this.smallFiles);
   }
 
   /** Temp files (`<pid>-...`, see TempNames) and lock tokens (`<pid>`) of processes no longer running are leftovers. */
@@ -244,15 +193,6 @@ function ownedBytes(chunks: readonly Buffer[], size: number): Uint8Array {
   let offset = 0;
   for (const chunk of chunks) offset += chunk.copy(bytes, offset);
   return bytes;
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.promises.readdir(dir);
-  } catch (error) {
-    if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return [];
-    throw error;
-  }
 }
 
 /** The body as received: the chunks themselves while small (no copy), else the temp file it streamed to. */

@@ -38,3 +38,66 @@ function rfc5322Date(date: Date): string {
     `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000`
   );
 }
+
+/** What a stored file's trace lines tell, read back: see `parseTrace`. */
+export interface TraceInfo {
+  /** The Return-Path address ('' for `<>`); undefined without one. */
+  readonly sender: string | undefined;
+  /** The Delivered-To address; undefined without one. */
+  readonly recipient: string | undefined;
+  /** Our Received line's queue id, which the copies of one transaction share; undefined if the top Received line is not ours. */
+  readonly id: string | undefined;
+  /** Our Received line's date (second precision). */
+  readonly receivedAt: Date | undefined;
+}
+
+/** The header fields `traceHeader` writes, at most this far into a file (they come first). */
+export const traceHeadBytes = 4096;
+
+const ourReceived = /\(test-mail-server\) with \S+ id (\S+)/;
+
+/**
+ * Reads the trace lines `traceHeader` wrote from the start of a stored file (the first
+ * `traceHeadBytes` are enough). Only the first Return-Path, Delivered-To and Received count: those
+ * of the delivery that stored the file, above any the message brought with it.
+ */
+export function parseTrace(head: Buffer): TraceInfo {
+  let sender: string | undefined;
+  let recipient: string | undefined;
+  let received: string | undefined;
+  for (const field of headerFields(head.toString('latin1'))) {
+    const colon = field.indexOf(':');
+    const name = field.slice(0, colon).trim().toLowerCase();
+    const value = field.slice(colon + 1).trim();
+    if (name === 'return-path') sender ??= value.replace(/^<(.*)>$/, '$1');
+    else if (name === 'delivered-to') recipient ??= value;
+    else if (name === 'received') received ??= value;
+  }
+  const ours = received === undefined ? null : ourReceived.exec(received);
+  const date = ours ? new Date(received!.slice(received!.lastIndexOf(';') + 1).trim()) : undefined;
+  return {
+    sender: sender === undefined ? undefined : utf8(sender),
+    recipient: recipient === undefined ? undefined : utf8(recipient),
+    id: ours?.[1],
+    receivedAt: date && !Number.isNaN(date.getTime()) ? date : undefined,
+  };
+}
+
+/** The unfolded header fields of a (possibly cut) header block, up to the blank line. */
+function* headerFields(text: string): Generator<string> {
+  let field: string | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '') break;
+    if (/^[ \t]/.test(line) && field !== undefined) field += ` ${line.trim()}`;
+    else {
+      if (field?.includes(':')) yield field;
+      field = line;
+    }
+  }
+  if (field?.includes(':')) yield field;
+}
+
+/** Addresses travel as UTF-8 (SMTPUTF8); the head was read one byte per character. */
+function utf8(latin1: string): string {
+  return Buffer.from(latin1, 'latin1').toString('utf8');
+}

@@ -12,9 +12,10 @@ export {
   parseMessage,
   type MailAddress,
   type MailAttachment,
+  type MessageFlags,
   type MessageMeta,
   type ParsedMessage,
 } from './message.js';
-export { compareMeta, messageKey, type MessageSource } from './source.js';
+export { messageKey, type MessageSource } from './source.js';
 export { StoreSource } from './store-source.js';
 export { defaultTimeout, MailTimeoutError, waitForMessages, type ArrivedMessage, type WaitOptions } from './waiter.js';

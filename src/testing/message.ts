@@ -4,13 +4,12 @@
  * Parsing is postal-mime's; this module only shapes its result and adds what it lacks
  * (links, envelope, MH identity).
  */
-import type { Address as PostalAddress, Email } from 'postal-mime';
+import type { Email } from 'postal-mime';
+import type { Flag, HeaderAddress, IndexedMessage } from '../mailbox/reader.js';
+import { headerAddresses, validDate } from '../mailbox/summary.js';
 
 /** A parsed address: `name` is the decoded display name, '' when there is none. */
-export interface MailAddress {
-  readonly name: string;
-  readonly address: string;
-}
+export type MailAddress = HeaderAddress;
 
 export interface MailAttachment {
   /** Decoded file name; undefined when the part names none. */
@@ -32,28 +31,28 @@ export interface MailAttachment {
   readonly content: Buffer;
 }
 
-/** Who a stored copy was for and when it arrived: what the store knows without parsing. */
-export interface MessageMeta {
-  /** `local@domain` of the MH mailbox this copy is stored in (domain lowercased). */
-  readonly mailbox: string;
-  /** MH message number in that mailbox (the file name). */
-  readonly number: number;
-  /**
-   * The SMTP envelope: `from` is the MAIL FROM address ('' for the null sender `<>`),
-   * `to` every RCPT TO address of the transaction. For a message stored before this
-   * server started watching, `to` holds only this copy's recipient (from Delivered-To).
-   */
-  readonly envelope: { readonly from: string; readonly to: readonly string[] };
-  /**
-   * When the server accepted it. For a message stored before this server started watching,
-   * it is read from our Received line (second precision), or the Date header.
-   */
-  readonly receivedAt: Date;
-  /** Bytes in the stored file, trace lines included. */
-  readonly size: number;
+/**
+ * Who a stored copy was for and when it arrived: what the store knows without parsing (see
+ * `IndexedMessage`): `mailbox` (`local@domain`, domain lowercased), `folder` (`INBOX` for
+ * delivered mail), `number` (the MH file name), the SMTP `envelope` (for a message stored before
+ * this server watched, read from its trace lines), `receivedAt`, and `size` in bytes as stored.
+ */
+export type MessageMeta = Pick<IndexedMessage, 'mailbox' | 'folder' | 'number' | 'envelope' | 'receivedAt' | 'size'>;
+
+/** A message's flags, as IMAP clients, mutt and nmh set them (MH sequences on disk). */
+export interface MessageFlags {
+  readonly seen: boolean;
+  readonly answered: boolean;
+  readonly flagged: boolean;
+  readonly deleted: boolean;
+  readonly draft: boolean;
+  /** Other keywords (`$Forwarded`, `work`), as named. */
+  readonly keywords: readonly string[];
 }
 
 export interface ParsedMessage extends MessageMeta {
+  /** The flags when the message was looked up. */
+  readonly flags: MessageFlags;
   /** The stored file's bytes: our trace lines (Return-Path, Delivered-To, Received), then the message as sent. */
   readonly raw: Buffer;
   /**
@@ -90,30 +89,29 @@ export interface ParsedMessage extends MessageMeta {
   readonly links: readonly string[];
 }
 
-/** Parses a stored file. Without `meta` (a message we did not see arrive) it is read from the trace lines. */
-export async function parseMessage(
-  raw: Buffer,
-  mailbox: string,
-  number: number,
-  meta?: Omit<MessageMeta, 'mailbox' | 'number'>,
-): Promise<ParsedMessage> {
+/** Parses a stored file (its flags are the store's to add). */
+export async function parseMessage(raw: Buffer, meta: MessageMeta): Promise<Omit<ParsedMessage, 'flags'>> {
   // Loaded on first use: a server that is never asked to parse (the CLI) saves its memory.
   const { default: PostalMime } = await import('postal-mime');
   const email = await PostalMime.parse(raw);
   const headers = collectHeaders(email);
   const text = withoutTrailingLineBreaks(email.text);
   const html = withoutTrailingLineBreaks(email.html);
+  const { mailbox, folder, number, envelope, receivedAt, size } = meta;
   return {
     mailbox,
+    folder,
     number,
-    ...(meta ?? metaFromTrace(headers, mailbox, raw.length)),
+    envelope,
+    receivedAt,
+    size,
     raw,
     headers,
     subject: email.subject ?? '',
-    from: flatten(email.from === undefined ? [] : [email.from])[0],
-    to: flatten(email.to),
-    cc: flatten(email.cc),
-    replyTo: flatten(email.replyTo),
+    from: headerAddresses(email.from === undefined ? [] : [email.from])[0],
+    to: headerAddresses(email.to),
+    cc: headerAddresses(email.cc),
+    replyTo: headerAddresses(email.replyTo),
     messageId: email.messageId,
     date: validDate(headers['date']?.[0]),
     text,
@@ -144,41 +142,20 @@ function collectHeaders(email: Email): Record<string, string[]> {
   return headers;
 }
 
-/** Envelope and arrival time of a copy stored before we watched, from the lines our store wrote above it. */
-function metaFromTrace(
-  headers: Record<string, string[]>,
-  mailbox: string,
-  size: number,
-): Omit<MessageMeta, 'mailbox' | 'number'> {
-  const returnPath = headers['return-path']?.[0]?.trim();
-  const from = returnPath === undefined ? '' : returnPath.replace(/^<(.*)>$/, '$1');
-  const deliveredTo = headers['delivered-to']?.[0]?.trim();
-  const received = headers['received']?.[0];
-  const receivedAt =
-    (received === undefined ? undefined : validDate(received.slice(received.lastIndexOf(';') + 1))) ??
-    validDate(headers['date']?.[0]) ??
-    new Date(0);
-  return { envelope: { from, to: [deliveredTo || mailbox] }, receivedAt, size };
-}
-
-function flatten(addresses: readonly PostalAddress[] | undefined): MailAddress[] {
-  const flat: MailAddress[] = [];
-  for (const entry of addresses ?? []) {
-    if (entry.group !== undefined)
-      for (const member of entry.group) flat.push({ name: member.name, address: member.address });
-    else flat.push({ name: entry.name, address: entry.address });
-  }
-  return flat;
+/** The flags as a test asserts on them. */
+export function flagsView(flags: readonly Flag[]): MessageFlags {
+  return {
+    seen: flags.includes('\\Seen'),
+    answered: flags.includes('\\Answered'),
+    flagged: flags.includes('\\Flagged'),
+    deleted: flags.includes('\\Deleted'),
+    draft: flags.includes('\\Draft'),
+    keywords: flags.filter((flag) => !flag.startsWith('\\')),
+  };
 }
 
 function withoutTrailingLineBreaks(body: string | undefined): string | undefined {
   return body?.replace(/(?:\r?\n)+$/, '');
-}
-
-function validDate(value: string | undefined): Date | undefined {
-  if (value === undefined) return undefined;
-  const date = new Date(value.trim());
-  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 function toBuffer(content: ArrayBuffer | Uint8Array | string): Buffer {

@@ -1,6 +1,6 @@
 /**
  * Where a test's messages come from. The waiter and the client only use this interface, so
- * the same API can run against the in-process store (StoreSource) or, later, a server over HTTP.
+ * the same API runs against the in-process store (StoreSource) or a server over HTTP.
  */
 import type { MessageMeta, ParsedMessage } from './message.js';
 
@@ -10,7 +10,7 @@ export interface MessageSource {
    * returned function is called.
    */
   subscribe(listener: (meta: MessageMeta) => void): () => void;
-  /** Every message stored now, oldest first (by arrival, then mailbox, then number). */
+  /** Every message stored now, oldest first (by arrival, then mailbox, folder and number). */
   list(): Promise<MessageMeta[]>;
   /** The parsed message; undefined if it was deleted meanwhile. May be cached: treat it as read-only. */
   load(meta: MessageMeta): Promise<ParsedMessage | undefined>;
@@ -20,16 +20,7 @@ export interface MessageSource {
   deleteAll(): Promise<void>;
 }
 
-/** A stored copy's identity: mailbox and MH number. */
-export function messageKey(meta: Pick<MessageMeta, 'mailbox' | 'number'>): string {
-  return `${meta.number} ${meta.mailbox}`;
-}
-
-/** Oldest first; copies of one message (same arrival) by mailbox, then number. */
-export function compareMeta(a: MessageMeta, b: MessageMeta): number {
-  return (
-    a.receivedAt.getTime() - b.receivedAt.getTime() ||
-    (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0) ||
-    a.number - b.number
-  );
+/** A stored copy's identity: mailbox, folder and MH number. */
+export function messageKey(meta: Pick<MessageMeta, 'mailbox' | 'folder' | 'number'>): string {
+  return `${meta.number} ${meta.folder} ${meta.mailbox}`;
 }

@@ -1,129 +1,85 @@
 /**
- * The in-process MessageSource: the MH store's messages and its 'delivered' events.
- *
- * Created when the server starts, it remembers each delivery's envelope (every recipient) and
- * exact arrival time, which the file alone does not carry. Parsed messages are cached (each
- * stored file is immutable, and MH numbers are never reused), so many waiters looking at the
- * same messages parse each one once.
+ * The in-process MessageSource: the store's index, its change stream, and its files. Parsed
+ * messages are cached (a stored file never changes), so many waiters looking at the same
+ * messages parse each one once; their flags are read from the index at each look.
  */
-import type { MailStore, StoredMessage } from '../mailbox/store.js';
-import { parseMessage, type MessageMeta, type ParsedMessage } from './message.js';
-import { compareMeta, messageKey, type MessageSource } from './source.js';
+import type { MailReader, StoreChange } from '../mailbox/reader.js';
+import { folderKey } from '../mailbox/message-index.js';
+import { flagsView, parseMessage, type MessageMeta, type ParsedMessage } from './message.js';
+import { messageKey, type MessageSource } from './source.js';
 
-/** Deliveries remembered before anyone lists (a CLI server may never be asked); older ones fall back to their trace lines. */
-const maxRemembered = 10_000;
 /** Parsed messages kept, by their raw size; the least recently used go first. */
 const maxCachedBytes = 64 * 1024 * 1024;
 
 interface CacheEntry {
-  readonly message: Promise<ParsedMessage | undefined>;
+  /** Its folder, as `folderKey` gives it. */
+  readonly folder: string;
+  readonly message: Promise<Omit<ParsedMessage, 'flags'> | undefined>;
   size: number;
   /** The message once parsed, for `peek`. */
-  value?: ParsedMessage;
+  value?: Omit<ParsedMessage, 'flags'>;
 }
 
 export class StoreSource implements MessageSource {
-  private readonly listeners = new Set<(meta: MessageMeta) => void>();
-  /** Stored copies we know of: those delivered while we watched, plus, once scanned, all of MAIL_DIR. */
-  private readonly known = new Map<string, MessageMeta>();
-  /** The one scan of MAIL_DIR; after it, `known` is kept complete by the store's events alone. */
-  private scanned: Promise<void> | undefined;
-  private complete = false;
   private readonly parsed = new Map<string, CacheEntry>();
   private cachedBytes = 0;
+  /** Drops what the cache holds of messages that are gone, and of folders made anew. */
+  private readonly onChange = (change: StoreChange) => this.forgetChanged(change);
 
-  private readonly onDelivered = (stored: StoredMessage): void => {
-    const meta: MessageMeta = {
-      mailbox: stored.mailbox,
-      number: stored.number,
-      envelope: stored.envelope,
-      receivedAt: stored.receivedAt,
-      size: stored.size,
-    };
-    const key = messageKey(meta);
-    this.forget(key);
-    this.known.set(key, meta);
-    if (!this.complete && this.known.size > maxRemembered) this.known.delete(this.known.keys().next().value!);
-    for (const listener of this.listeners) listener(meta);
-  };
-
-  private readonly onExpunged = ({ mailbox, numbers }: { mailbox: string; numbers: readonly number[] }): void => {
-    for (const number of numbers) {
-      const key = messageKey({ mailbox, number });
-      this.known.delete(key);
-      this.forget(key);
-    }
-  };
-
-  constructor(private readonly store: MailStore) {
-    store.on('delivered', this.onDelivered);
-    store.on('expunged', this.onExpunged);
+  constructor(private readonly store: MailReader) {
+    // Listening, not watching: forgetting can wait for the next look, which refreshes first.
+    store.on('change', this.onChange);
   }
 
   subscribe(listener: (meta: MessageMeta) => void): () => void {
-    // A wrapper, so one function subscribed twice still gets (and drops) two subscriptions.
-    const wrapped = (meta: MessageMeta) => listener(meta);
-    this.listeners.add(wrapped);
-    return () => this.listeners.delete(wrapped);
+    const watch = this.store.watch('all', (change) => {
+      if (change.kind === 'added') listener(change.message);
+    });
+    return () => watch.close();
   }
 
-  /**
-   * From memory after the first call, so waiting stays fast however much mail is stored.
-   * Messages that other processes add to MAIL_DIR after that first scan are not seen.
-   */
+  /** What the index holds once it has looked for what other processes stored. */
   async list(): Promise<MessageMeta[]> {
-    await (this.scanned ??= this.scan());
-    return [...this.known.values()].sort(compareMeta);
+    await this.store.refresh();
+    return [...this.store.allMessages()];
   }
 
-  load(meta: MessageMeta): Promise<ParsedMessage | undefined> {
-    return this.parse(meta.mailbox, meta.number, this.known.get(messageKey(meta)));
+  async load(meta: MessageMeta): Promise<ParsedMessage | undefined> {
+    const message = await this.parse(meta);
+    return message && this.withFlags(message);
   }
 
   peek(meta: MessageMeta): ParsedMessage | undefined {
-    return this.parsed.get(messageKey(meta))?.value;
+    const message = this.parsed.get(messageKey(meta))?.value;
+    return message && this.withFlags(message);
   }
 
   async deleteAll(): Promise<void> {
     await this.store.removeAll();
   }
 
-  /** Stops listening to the store; pending waits are the client's business. */
+  /** Stops watching the store; pending waits are the client's business. */
   close(): void {
-    this.store.off('delivered', this.onDelivered);
-    this.store.off('expunged', this.onExpunged);
-    this.listeners.clear();
+    this.store.off('change', this.onChange);
     this.parsed.clear();
     this.cachedBytes = 0;
   }
 
-  private async scan(): Promise<void> {
-    const found: Array<Promise<ParsedMessage | undefined>> = [];
-    for (const mailbox of await this.store.mailboxes()) {
-      for (const number of this.store.list(mailbox)) {
-        // Stored before we watched (a reused MAIL_DIR, another process): its trace lines tell.
-        if (!this.known.has(messageKey({ mailbox, number }))) found.push(this.parse(mailbox, number));
-      }
-    }
-    for (const message of await Promise.all(found)) {
-      if (message === undefined) continue;
-      const { mailbox, number, envelope, receivedAt, size } = message;
-      // A delivery event that came in meanwhile knows more (every recipient, exact time).
-      if (!this.known.has(messageKey(message)))
-        this.known.set(messageKey(message), { mailbox, number, envelope, receivedAt, size });
-    }
-    this.complete = true;
+  /** Flags change; the rest of a parsed message does not. Undefined flags: it was removed meanwhile. */
+  private withFlags(message: Omit<ParsedMessage, 'flags'>): ParsedMessage | undefined {
+    const entry = this.store.message(message);
+    return entry && { ...message, flags: flagsView(entry.flags) };
   }
 
-  private parse(mailbox: string, number: number, meta?: MessageMeta): Promise<ParsedMessage | undefined> {
-    const key = messageKey({ mailbox, number });
+  private parse(meta: MessageMeta): Promise<Omit<ParsedMessage, 'flags'> | undefined> {
+    const key = messageKey(meta);
     const cached = this.parsed.get(key);
     if (cached) {
       this.parsed.delete(key);
       this.parsed.set(key, cached);
       return cached.message;
     }
-    const entry: CacheEntry = { message: this.read(mailbox, number, meta), size: 0 };
+    const entry: CacheEntry = { folder: folderKey(meta), message: this.read(meta), size: 0 };
     this.parsed.set(key, entry);
     // A failed read or parse is not cached: the next look tries again.
     entry.message.then(
@@ -142,18 +98,18 @@ export class StoreSource implements MessageSource {
     return entry.message;
   }
 
-  private async read(
-    mailbox: string,
-    number: number,
-    meta: MessageMeta | undefined,
-  ): Promise<ParsedMessage | undefined> {
-    const raw = await this.store.read(mailbox, number);
-    if (raw === undefined) {
-      // Deleted from outside (rm): forget it.
-      this.known.delete(messageKey({ mailbox, number }));
-      return undefined;
+  private async read(meta: MessageMeta): Promise<Omit<ParsedMessage, 'flags'> | undefined> {
+    const raw = await this.store.read(meta);
+    return raw && parseMessage(raw, meta);
+  }
+
+  private forgetChanged(change: StoreChange): void {
+    if (change.kind === 'expunged') {
+      for (const number of change.numbers) this.forget(messageKey({ ...change.folder, number }));
+    } else if (change.kind === 'folder' && change.change !== 'created') {
+      const folder = folderKey(change.folder);
+      for (const [key, entry] of [...this.parsed]) if (entry.folder === folder) this.forget(key);
     }
-    return parseMessage(raw, mailbox, number, meta);
   }
 
   /** Drops the least recently used parsed messages until the cache fits (`keep` stays). */

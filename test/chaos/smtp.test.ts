@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TestMailServer } from '../../src/index.js';
-import { ConnectionClosedError, RawSmtp, startServer, withServer } from '../helpers.js';
+import { ConnectionClosedError, RawSmtp, startServer, withServer, inboxNumbers } from '../helpers.js';
 import { nodemailerSend, smtplibSend } from './clients.js';
 
 const sender = 'app@example.test';
@@ -21,8 +21,8 @@ function assertWaited(elapsedMs: number, delayMs: number, what: string): void {
 
 async function stored(server: TestMailServer, mailbox: string): Promise<string[]> {
   const messages: string[] = [];
-  for (const number of server.store.list(mailbox))
-    messages.push((await server.store.read(mailbox, number))!.toString('utf8'));
+  for (const number of inboxNumbers(server.store, mailbox))
+    messages.push((await server.store.read({ mailbox, folder: 'INBOX', number }))!.toString('utf8'));
   return messages;
 }
 
@@ -66,8 +66,8 @@ test('every RCPT to bounce@* gets 550 5.1.1 no such user; nothing is stored for 
     assert.deepEqual(outcome.accepted, ['ok@example.test', 'other@example.test']);
     assert.deepEqual(outcome.rejected, ['bounce@example.test']);
     assert.deepEqual(outcome.rejectedResponses, ['550 5.1.1 no such user']);
-    assert.deepEqual(server.store.list('bounce@example.test'), []);
-    assert.deepEqual(await server.store.mailboxes(), ['ok@example.test', 'other@example.test']);
+    assert.deepEqual(inboxNumbers(server.store, 'bounce@example.test'), []);
+    assert.deepEqual(server.store.mailboxes(), ['ok@example.test', 'other@example.test']);
     for (const mailbox of ['ok@example.test', 'other@example.test']) {
       const [message] = await stored(server, mailbox);
       assert.match(message, /Hello from nodemailer/);
@@ -79,7 +79,7 @@ test('every RCPT to bounce@* gets 550 5.1.1 no such user; nothing is stored for 
     assert.equal(again.code, 'EENVELOPE');
     assert.equal(again.responseCode, 550);
     assert.equal(again.response, '550 5.1.1 no such user');
-    assert.deepEqual(server.store.list('bounce@example.test'), []);
+    assert.deepEqual(inboxNumbers(server.store, 'bounce@example.test'), []);
     assert.equal(server.chaos.list()[0].fired, 2);
   });
 });
@@ -92,8 +92,8 @@ test('every RCPT to bounce@* gets 550 5.1.1 no such user; the other recipients g
       greetingSeconds: outcome.greetingSeconds,
       refused: { 'Bounce@Example.TEST': [550, '5.1.1 no such user'] },
     });
-    assert.deepEqual(server.store.list('Bounce@example.test'), []);
-    assert.deepEqual(server.store.list('ok@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'Bounce@example.test'), []);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1]);
     assert.match((await stored(server, 'ok@example.test'))[0], /Hello from smtplib/);
 
     const alone = await smtplibSend(server.smtpPort, sender, ['bounce@example.test']);
@@ -110,9 +110,9 @@ test('the next DATA gets 451 4.3.0 try again, and is not stored; the one after g
     assert.equal(refused.code, 'EMESSAGE');
     assert.equal(refused.responseCode, 451);
     assert.equal(refused.response, '451 4.3.0 try again');
-    assert.deepEqual(server.store.list('ok@example.test'), []);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), []);
     assert.equal((await nodemailerSend(server.smtpPort, sender, ['ok@example.test'])).ok, true);
-    assert.deepEqual(server.store.list('ok@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1]);
 
     server.chaos.add('data times=1 reply=451 4.3.0 try again');
     assert.deepEqual(
@@ -123,9 +123,9 @@ test('the next DATA gets 451 4.3.0 try again, and is not stored; the one after g
         text: '4.3.0 try again',
       },
     );
-    assert.deepEqual(server.store.list('ok@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1]);
     assert.deepEqual((await smtplibSend(server.smtpPort, sender, ['ok@example.test'])).refused, {});
-    assert.deepEqual(server.store.list('ok@example.test'), [1, 2]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1, 2]);
   });
 });
 
@@ -182,7 +182,7 @@ test('a reply at each phase reaches nodemailer and smtplib exactly; nothing is s
       if (c.on === 'rcpt') assert.deepEqual(viaPython.refused, { 'ok@example.test': [c.code, c.text] });
       else assert.deepEqual([viaPython.code, viaPython.text], [c.code, c.text], c.on);
 
-      assert.deepEqual(await server.store.mailboxes(), [], c.on);
+      assert.deepEqual(server.store.mailboxes(), [], c.on);
     });
   }
 });
@@ -222,7 +222,7 @@ test('connections wait before the banner: the greeting arrives no earlier than t
     const viaPython = await smtplibSend(server.smtpPort, sender, ['ok@example.test']);
     assert.deepEqual(viaPython.refused, {});
     assertWaited(viaPython.greetingSeconds! * 1000, delayMs, 'smtplib greeting');
-    assert.deepEqual(server.store.list('ok@example.test'), [1, 2]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1, 2]);
   });
 });
 
@@ -238,7 +238,7 @@ test('delayMs holds at every other phase too, alone (then the normal reply) and 
       smtp.close();
       server.chaos.remove(id);
     }
-    assert.deepEqual(server.store.list('ok@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1]);
 
     server.chaos.add({ on: 'rcpt', delayMs, reply: { code: 452, text: '4.2.2 slow and full' } });
     const started = performance.now();
@@ -276,7 +276,7 @@ test('disconnect at each phase: the client sees the connection drop with no repl
         raw.send(steps[last]);
       }
       await assert.rejects(raw.reply(), ConnectionClosedError, phase);
-      assert.deepEqual(await server.store.mailboxes(), [], phase);
+      assert.deepEqual(server.store.mailboxes(), [], phase);
       assert.equal(server.chaos.list()[0].fired, 3, phase);
     });
   }
@@ -296,7 +296,7 @@ test('times: a rule fires N times, then stops and stays listed as spent', async 
     assert.match(await smtp.command('DATA'), /^354 /);
     assert.match(await smtp.command('Subject: t\r\n\r\nx\r\n.'), /^250 /);
     smtp.close();
-    assert.deepEqual(await server.store.mailboxes(), ['c@example.test', 'd@example.test']);
+    assert.deepEqual(server.store.mailboxes(), ['c@example.test', 'd@example.test']);
     const [entry] = server.chaos.list();
     assert.equal(entry.fired, 2);
     assert.equal(entry.remaining, 0);
@@ -308,7 +308,7 @@ test('times: a rule fires N times, then stops and stays listed as spent', async 
     server.chaos.add('mail times=1 reply=421 4.7.0 not now');
     assert.deepEqual([(await smtplibSend(server.smtpPort, sender, ['e@example.test'])).code], [421]);
     assert.deepEqual((await smtplibSend(server.smtpPort, sender, ['e@example.test'])).refused, {});
-    assert.deepEqual(server.store.list('e@example.test'), [1, 2]);
+    assert.deepEqual(inboxNumbers(server.store, 'e@example.test'), [1, 2]);
   });
 });
 
@@ -317,7 +317,7 @@ test('probability 0 never fires, probability 1 always does', async () => {
     const never = server.chaos.add({ on: 'rcpt', probability: 0, reply: { code: 550, text: '5.0.0 never' } });
     for (let i = 0; i < 3; i++)
       assert.equal((await nodemailerSend(server.smtpPort, sender, ['ok@example.test'])).ok, true);
-    assert.deepEqual(server.store.list('ok@example.test'), [1, 2, 3]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1, 2, 3]);
     assert.equal(server.chaos.list()[0].fired, 0);
     server.chaos.remove(never);
 
@@ -326,7 +326,7 @@ test('probability 0 never fires, probability 1 always does', async () => {
       const outcome = await smtplibSend(server.smtpPort, sender, ['ok@example.test']);
       assert.deepEqual(outcome.refused, { 'ok@example.test': [550, '5.0.0 always'] });
     }
-    assert.deepEqual(server.store.list('ok@example.test'), [1, 2, 3]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1, 2, 3]);
     assert.equal(server.chaos.list()[0].fired, 3);
   });
 });
@@ -361,9 +361,9 @@ test('from and to: globs (* and ?) and RegExps pick the sender and the recipient
       'vip-1@example.test': [450, '4.2.1 vip is away'],
       'bob@example.test': [550, '5.1.1 no b?b'],
     });
-    assert.deepEqual(server.store.list('vip-x@example.test'), [1]);
-    assert.deepEqual(server.store.list('boob@example.test'), [1]);
-    assert.deepEqual(server.store.list('intern@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'vip-x@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'boob@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'intern@example.test'), [1]);
 
     const fromBoss = await nodemailerSend(server.smtpPort, 'Boss@example.test', [
       'intern@example.test',
@@ -371,13 +371,13 @@ test('from and to: globs (* and ?) and RegExps pick the sender and the recipient
     ]);
     assert.deepEqual(fromBoss.rejected, ['intern@example.test']);
     assert.deepEqual(fromBoss.rejectedResponses, ['550 5.7.1 not from the boss']);
-    assert.deepEqual(server.store.list('intern@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'intern@example.test'), [1]);
 
     // The data rule sees every recipient: one match refuses the whole message, for everyone.
     const audited = await nodemailerSend(server.smtpPort, sender, ['ok@example.test', 'audit@example.test']);
     assert.equal(audited.response, '554 5.7.0 audited');
-    assert.deepEqual(server.store.list('audit@example.test'), []);
-    assert.deepEqual(server.store.list('ok@example.test'), [1, 2]);
+    assert.deepEqual(inboxNumbers(server.store, 'audit@example.test'), []);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1, 2]);
 
     assert.deepEqual(
       server.chaos.list().map((entry) => entry.fired),
@@ -432,7 +432,7 @@ test('list, remove and clear; the first matching rule wins; initial rules from t
       (await smtplibSend(server.smtpPort, sender, ['first@example.test', 'other@example.test'])).refused,
       { 'first@example.test': [550, '5.1.1 first'] },
     );
-    assert.deepEqual(server.store.list('other@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'other@example.test'), [1]);
 
     server.chaos.clear();
     assert.deepEqual(server.chaos.list(), []);

@@ -106,7 +106,12 @@ test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MA
   for (const name of await readdir(mailDir, { recursive: true })) {
     if ((await stat(path.join(mailDir, name))).isFile()) files.push(name);
   }
-  assert.deepEqual(files.sort(), ['doh.hi.gov/bob/.mh_highwater', 'doh.hi.gov/bob/.mh_sequences', 'doh.hi.gov/bob/1']);
+  assert.deepEqual(files.sort(), [
+    'doh.hi.gov/bob/.mh_highwater',
+    'doh.hi.gov/bob/.mh_sequences',
+    'doh.hi.gov/bob/.mh_uidvalidity',
+    'doh.hi.gov/bob/1',
+  ]);
 });
 
 test('SIGTERM as soon as the server thread logs (store open, maybe not yet listening): a clean stop, exit 0', async () => {

@@ -46,7 +46,7 @@ async function checkFull(mailDir: string, expected: ReadonlyMap<string, Buffer>,
   assert.equal(await readFile(path.join(folder, '.mh_sequences'), 'utf8'), `unseen: 1-${n}\n`);
   assert.equal((await readFile(path.join(folder, '.mh_highwater'), 'utf8')).trim(), String(n));
   const others = (await readdir(folder)).filter((name) => !/^\d+$/.test(name)).sort();
-  assert.deepEqual(others, ['.mh_highwater', '.mh_sequences']);
+  assert.deepEqual(others, ['.mh_highwater', '.mh_sequences', '.mh_uidvalidity']);
   assert.deepEqual(await readdir(path.join(mailDir, '.tmp')), []);
   // And Python's reader agrees.
   const view = JSON.parse(

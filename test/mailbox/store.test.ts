@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { createLogger } from '../../src/log.js';
 import type { MailboxName } from '../../src/mailbox/address.js';
-import { MailStore, type StoredMessage } from '../../src/mailbox/store.js';
+import type { IndexedMessage } from '../../src/mailbox/reader.js';
+import { MailStore } from '../../src/mailbox/store.js';
 import { addRange, formatSequences, parseSequences, removeNumbers } from '../../src/mailbox/sequences.js';
 import type { Trace } from '../../src/mailbox/trace.js';
-import { python, tempDir } from '../helpers.js';
+import { python, tempDir, inboxNumbers } from '../helpers.js';
 
 const quiet = createLogger('error');
 const trace: Trace = {
@@ -27,7 +28,7 @@ function recipient(store: MailStore, address: string): MailboxName {
   return check.mailbox;
 }
 
-async function deliver(store: MailStore, to: string[], body = 'Subject: s\r\n\r\nbody\r\n'): Promise<StoredMessage[]> {
+async function deliver(store: MailStore, to: string[], body = 'Subject: s\r\n\r\nbody\r\n'): Promise<IndexedMessage[]> {
   const incoming = store.receive();
   incoming.write(Buffer.from(body));
   return store.deliver(incoming, { from: 'a@b.test', to: to.map((address) => recipient(store, address)) }, trace);
@@ -69,8 +70,8 @@ test('sequences: ranges parse, merge and print as nmh and mailbox.MH write them'
 
 test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and sequences', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
-  const delivered: StoredMessage[] = [];
-  store.on('delivered', (message) => delivered.push(message));
+  const delivered: IndexedMessage[] = [];
+  store.on('change', (change) => change.kind === 'added' && delivered.push(change.message));
   await deliver(store, ['bob@Doh.Hi.Gov']);
   await deliver(store, ['bob@doh.hi.gov', 'ann@doh.hi.gov']);
   await deliver(store, ['bob@doh.hi.gov']);
@@ -79,7 +80,7 @@ test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and s
     ['bob@doh.hi.gov/1', 'bob@doh.hi.gov/2', 'ann@doh.hi.gov/1', 'bob@doh.hi.gov/3'],
   );
   assert.deepEqual(delivered[1].envelope, { from: 'a@b.test', to: ['bob@doh.hi.gov', 'ann@doh.hi.gov'] });
-  assert.deepEqual(await store.mailboxes(), ['ann@doh.hi.gov', 'bob@doh.hi.gov']);
+  assert.deepEqual(store.mailboxes(), ['ann@doh.hi.gov', 'bob@doh.hi.gov']);
   const folder = path.join(store.mailDir, 'doh.hi.gov', 'bob');
   const out = await python(
     'import mailbox,sys; m=mailbox.MH(sys.argv[1], create=False); print(sorted(m.keys()), m.get_sequences(), m[2]["Subject"], m[2]["Delivered-To"])',
@@ -91,14 +92,14 @@ test('messages are numbered 1, 2, 3 and join unseen; mailbox.MH reads keys and s
 test('numbers are never reused: deleting the highest message does not free its number', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   for (let i = 0; i < 3; i++) await deliver(store, ['bob@x.test']);
-  await store.remove('bob@x.test', [2, 3]);
-  assert.deepEqual(store.list('bob@x.test'), [1]);
+  await store.remove({ mailbox: 'bob@x.test', folder: 'INBOX' }, [2, 3]);
+  assert.deepEqual(inboxNumbers(store, 'bob@x.test'), [1]);
   const [next] = await deliver(store, ['bob@x.test']);
   assert.equal(next.number, 4);
   const sequences = await readFile(path.join(store.mailDir, 'x.test', 'bob', '.mh_sequences'), 'utf8');
   assert.equal(sequences, 'unseen: 1 4\n');
   await store.removeAll();
-  assert.deepEqual(store.list('bob@x.test'), []);
+  assert.deepEqual(inboxNumbers(store, 'bob@x.test'), []);
   assert.equal((await deliver(store, ['bob@x.test']))[0].number, 5);
 });
 
@@ -163,6 +164,7 @@ test('the dot-lock is our pid file linked in, and nothing is left once delivery 
   assert.deepEqual((await readdir(path.join(store.mailDir, 'x.test', 'bob'))).sort(), [
     '.mh_highwater',
     '.mh_sequences',
+    '.mh_uidvalidity',
     '1',
   ]);
 });
@@ -232,7 +234,7 @@ test('a delivery thread that dies fails the deliveries it held (nothing stored);
   await stopped;
   const [next] = await deliver(store, ['bob@x.test']);
   assert.equal(next.number, 2);
-  assert.deepEqual(store.list('bob@x.test'), [1, 2]);
+  assert.deepEqual(inboxNumbers(store, 'bob@x.test'), [1, 2]);
   await store.close();
 });
 
@@ -247,7 +249,7 @@ test('large bodies stream through a temp file and arrive intact for every recipi
     trace,
   );
   for (const message of stored) {
-    const bytes = (await store.read(message.mailbox, message.number))!;
+    const bytes = (await store.read(message))!;
     assert.equal(bytes.length, message.size);
     assert.ok(bytes.subarray(bytes.length - 12 * chunk.length).equals(Buffer.concat(Array(12).fill(chunk))));
   }
@@ -284,7 +286,7 @@ test('a folder removed while the server runs is made again, and its numbering st
   await rm(path.join(store.mailDir, 'x.test'), { recursive: true });
   const [stored] = await deliver(store, ['bob@x.test']);
   assert.equal(stored.number, 1);
-  assert.deepEqual(store.list('bob@x.test'), [1]);
+  assert.deepEqual(inboxNumbers(store, 'bob@x.test'), [1]);
 });
 
 test('when one recipient cannot be stored, the delivery fails, yet the copies that landed are announced', async () => {
@@ -292,10 +294,12 @@ test('when one recipient cannot be stored, the delivery fails, yet the copies th
   // A file where a domain folder should be: that recipient's folder cannot be made.
   await writeFile(path.join(store.mailDir, 'blocked.test'), 'not a folder');
   const announced: string[] = [];
-  store.on('delivered', (message) => announced.push(`${message.mailbox}/${message.number}`));
+  store.on('change', (change) => {
+    if (change.kind === 'added') announced.push(`${change.message.mailbox}/${change.message.number}`);
+  });
   await assert.rejects(deliver(store, ['ok@x.test', 'y@blocked.test']), /ENOTDIR|EEXIST/);
   assert.deepEqual(announced, ['ok@x.test/1']);
-  assert.deepEqual(store.list('ok@x.test'), [1]);
+  assert.deepEqual(inboxNumbers(store, 'ok@x.test'), [1]);
   assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
 });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TestMailServer } from '../../src/index.js';
-import { cliPath, exec, freePort, python, repoRoot, tsxLoader, withServer } from '../helpers.js';
+import { cliPath, exec, freePort, python, repoRoot, tsxLoader, withServer, inboxNumbers } from '../helpers.js';
 
 interface Outcome {
   code: number | null;
@@ -30,8 +30,8 @@ function withSmtp(body: (server: TestMailServer, smtp: string) => Promise<void>)
 /** The stored copies of a mailbox, as text. */
 async function stored(server: TestMailServer, mailbox: string): Promise<string[]> {
   const messages: string[] = [];
-  for (const number of server.store.list(mailbox))
-    messages.push((await server.store.read(mailbox, number))!.toString('utf8'));
+  for (const number of inboxNumbers(server.store, mailbox))
+    messages.push((await server.store.read({ mailbox, folder: 'INBOX', number }))!.toString('utf8'));
   return messages;
 }
 
@@ -48,7 +48,7 @@ test('recipients as arguments; LF input is stored with CRLF; silent, exit 0; the
       message,
     );
     assert.deepEqual(outcome, { code: 0, stdout: '', stderr: '' });
-    assert.deepEqual(await server.store.mailboxes(), ['ann@example.test', 'bob@example.test', 'carl@example.test']);
+    assert.deepEqual(server.store.mailboxes(), ['ann@example.test', 'bob@example.test', 'carl@example.test']);
     const [copy] = await stored(server, 'ann@example.test');
     assert.match(copy, /^Return-Path: <tester@localhost>\r\nDelivered-To: ann@example.test\r\n/);
     assert.equal(original(copy), message.replace(/\n/g, '\r\n'));
@@ -78,7 +78,7 @@ test('-t takes To, Cc and Bcc; Bcc is removed from every stored copy, yet the Bc
     ].join('\n');
     const outcome = await sendmail(['--smtp', smtp, '-t', '-i', 'extra@example.test'], message);
     assert.deepEqual(outcome, { code: 0, stdout: '', stderr: '' });
-    assert.deepEqual(await server.store.mailboxes(), [
+    assert.deepEqual(server.store.mailboxes(), [
       'ann@example.test',
       'bob@example.test',
       'carl@example.test',
@@ -192,7 +192,7 @@ test('the flags PHP, cron and git send-email pass are accepted: sendmail_path = 
       'Subject: Cron <root@host> run-parts\n\noutput\n',
     );
     assert.deepEqual(cron, { code: 0, stdout: '', stderr: '' });
-    assert.deepEqual(await server.store.mailboxes(), ['php@example.test', 'root@localhost']);
+    assert.deepEqual(server.store.mailboxes(), ['php@example.test', 'root@localhost']);
     assert.match((await stored(server, 'root@localhost'))[0], /^From: CronDaemon <tester@localhost>\r$/m);
   });
 });
@@ -219,23 +219,23 @@ test('a refused recipient: exit 65 (EX_DATAERR) naming it and the reply, the oth
     );
     assert.equal(outcome.code, 65);
     assert.equal(outcome.stderr, 'test-mail-server sendmail: <bounce@example.test>: 550 5.1.1 no such user\n');
-    assert.deepEqual(await server.store.mailboxes(), ['ok@example.test']);
+    assert.deepEqual(server.store.mailboxes(), ['ok@example.test']);
 
     const all = await sendmail(['--smtp', smtp, 'bounce@example.test'], 'Subject: nobody\n\nx\n');
     assert.equal(all.code, 65);
-    assert.deepEqual(server.store.list('bounce@example.test'), []);
+    assert.deepEqual(inboxNumbers(server.store, 'bounce@example.test'), []);
 
     server.chaos.add('data times=1 reply=451 4.3.0 try again');
     const later = await sendmail(['--smtp', smtp, 'ok@example.test'], 'Subject: later\n\nx\n');
     assert.equal(later.code, 75);
     assert.equal(later.stderr, 'test-mail-server sendmail: message refused: 451 4.3.0 try again\n');
-    assert.deepEqual(server.store.list('ok@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1]);
 
     server.chaos.add('mail times=1 disconnect');
     const dropped = await sendmail(['--smtp', smtp, 'ok@example.test'], 'Subject: dropped\n\nx\n');
     assert.equal(dropped.code, 69);
     assert.equal(dropped.stderr, `test-mail-server sendmail: ${smtp} closed the connection during MAIL\n`);
-    assert.deepEqual(server.store.list('ok@example.test'), [1]);
+    assert.deepEqual(inboxNumbers(server.store, 'ok@example.test'), [1]);
   });
 });
 

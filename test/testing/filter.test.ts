@@ -127,7 +127,9 @@ test('waitForMessage applies the same filters to messages arriving later', () =>
 function fake(fields: Partial<ParsedMessage>): ParsedMessage {
   return {
     mailbox: 'ann@example.test',
+    folder: 'INBOX',
     number: 1,
+    flags: { seen: false, answered: false, flagged: false, deleted: false, draft: false, keywords: [] },
     envelope: { from: 'app@example.test', to: ['ann@example.test'] },
     receivedAt: new Date(1000),
     size: 0,

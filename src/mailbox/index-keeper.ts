@@ -1,0 +1,356 @@
+/**
+ * Keeps the index true to the disk: one scan of MAIL_DIR at start, then, whenever asked (a watched
+ * directory changed, a poll found a new stamp, a reader wants a fresh view), a comparison of a
+ * folder's files with what the index holds. What differs was done by another process or tool:
+ * it goes into the index and out as a change with `external: true`.
+ *
+ * The store's own changes reach the index directly (see MailStore), so the comparison finds
+ * nothing to do for them; deliveries still in flight are the one thing it must not mistake for
+ * another writer's, so numbers above the high-water mark wait while a folder has any.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../log.js';
+import { toMailbox } from './address.js';
+import { flagsFromSequences } from './flags.js';
+import { folderComponents, folderName } from './folder-name.js';
+import {
+  isGone,
+  listFolder,
+  readSmallFile,
+  sequencesFileName,
+  uidValidityFileName,
+  type FolderListing,
+} from './folder-listing.js';
+import { folderKey, type FolderState, type MessageIndex } from './message-index.js';
+import { inboxName, type FolderRef, type StoreChange } from './reader.js';
+import type { ScanPool, ScanResult } from './scan.js';
+import { inRanges, parseSequences } from './sequences.js';
+
+/** What a folder's directory and sequences file looked like at its last comparison. */
+type Stamp = string;
+
+/** Folders compared at once during the first scan: enough to keep the scan threads busy. */
+const scanConcurrency = 8;
+
+export class IndexKeeper {
+  private readonly stamps = new Map<string, Stamp>();
+  /** Per folder: the comparison running now, and whether another was asked for meanwhile. */
+  private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** Own deliveries in flight, per folder. */
+  private readonly inFlight = new Map<string, number>();
+  private listStamp: Stamp | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly mailDir: string,
+    private readonly index: MessageIndex,
+    private readonly pool: ScanPool,
+    private readonly emit: (change: StoreChange) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** The directory of a folder (whose name was already checked). */
+  folderDir(ref: FolderRef): string {
+    const at = ref.mailbox.lastIndexOf('@');
+    return path.join(
+      this.mailDir,
+      ref.mailbox.slice(at + 1),
+      ref.mailbox.slice(0, at),
+      ...folderComponents(ref.folder),
+    );
+  }
+
+  /** Own deliveries to a folder start / end: meanwhile its new numbers are not another writer's. */
+  deliveryStarted(ref: FolderRef): void {
+    const key = folderKey(ref);
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+  }
+
+  deliveryEnded(ref: FolderRef): void {
+    const key = folderKey(ref);
+    const left = (this.inFlight.get(key) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(key, left);
+    else this.inFlight.delete(key);
+  }
+
+  /** The first scan: every folder of every mailbox, into the index, without change events. */
+  async scanAll(): Promise<void> {
+    const inboxes = this.listMailboxes().map((mailbox) => ({ mailbox, folder: inboxName }));
+    let next = 0;
+    const worker = async () => {
+      while (next < inboxes.length) await this.compare(inboxes[next++], true);
+    };
+    await Promise.all(Array.from({ length: scanConcurrency }, worker));
+    this.listStamp = this.stampOf(this.mailDir);
+  }
+
+  /**
+   * Compares with the disk what may have changed: the list of mailboxes when MAIL_DIR's or a
+   * domain's directory changed, and each folder in scope whose stamp is new.
+   */
+  async refresh(scope: { readonly mailbox?: string } = {}): Promise<void> {
+    const known = new Set(this.index.mailboxes());
+    if (scope.mailbox === undefined) {
+      const stamp = this.mailboxListStamp();
+      if (stamp !== this.listStamp) {
+        this.listStamp = stamp;
+        for (const mailbox of this.listMailboxes())
+          if (!known.has(mailbox)) await this.compare({ mailbox, folder: inboxName }, false);
+      }
+    }
+    const folders = scope.mailbox === undefined ? this.index.allFolders() : this.index.foldersOf(scope.mailbox);
+    await Promise.all(
+      folders
+        .filter((state) => this.stampOf(this.folderDir(state.ref)) !== this.stamps.get(folderKey(state.ref)))
+        .map((state) => this.compare(state.ref, false)),
+    );
+    if (scope.mailbox !== undefined && !known.has(scope.mailbox))
+      await this.compare({ mailbox: scope.mailbox, folder: inboxName }, false);
+  }
+
+  /**
+   * Compares one folder (and, through it, its sub-folders) with the disk. Comparisons of one
+   * folder never overlap: one asked for while another runs runs once more after it.
+   */
+  compare(ref: FolderRef, initial: boolean): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const key = folderKey(ref);
+    const current = this.running.get(key);
+    if (current) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await this.compareOnce(ref, initial);
+        } while (entry.again);
+      } catch (error) {
+        if (!this.closed) this.log.error(`Reading ${this.folderDir(ref)} failed: ${(error as Error).message}`);
+      } finally {
+        this.running.delete(key);
+      }
+    })();
+    this.running.set(key, entry);
+    return entry.done;
+  }
+
+  /** No comparison starts from now on; resolves when those running are done. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.running.values()].map((running) => running.done));
+  }
+
+  private async compareOnce(ref: FolderRef, initial: boolean): Promise<void> {
+    const dir = this.folderDir(ref);
+    const listing = listFolder(dir);
+    let state = this.index.folder(ref);
+    if (!listing) {
+      if (state) this.dropFolder(state, true);
+      return;
+    }
+    this.stamps.set(folderKey(ref), this.stampOf(dir));
+    let change: 'created' | 'recreated' = 'created';
+    let previousUidValidity = 0;
+    if (state && listing.uidValidity !== state.uidValidity) {
+      // Removed and made again (its UIDVALIDITY file went with it): what it holds now is all new.
+      previousUidValidity = state.uidValidity;
+      this.dropFolder(state, false);
+      state = undefined;
+      change = 'recreated';
+    }
+    if (!state) {
+      const uidValidity = this.ensureUidValidity(dir, listing.uidValidity, previousUidValidity);
+      state = this.index.addFolder(ref, uidValidity, highest(listing));
+      if (!initial) this.emit({ kind: 'folder', folder: ref, change, external: true });
+    }
+    this.removeGone(state, listing, initial);
+    await this.addFound(state, listing, dir, initial);
+    this.compareFlags(state, dir, initial);
+    await this.compareSubFolders(state, listing, initial);
+  }
+
+  /** Messages the index holds that the folder no longer has: removed by another process. */
+  private removeGone(state: FolderState, listing: FolderListing, initial: boolean): void {
+    const present = new Set(listing.numbers);
+    const gone = [...state.messages.keys()].filter((n) => !present.has(n));
+    const removed = this.index.remove(state, gone).map((entry) => entry.number);
+    if (removed.length > 0 && !initial)
+      this.emit({ kind: 'expunged', folder: state.ref, numbers: removed, external: true });
+  }
+
+  /** Files the index does not hold yet: read and summarized on the scan threads, then added. */
+  private async addFound(state: FolderState, listing: FolderListing, dir: string, initial: boolean): Promise<void> {
+    const delivering = this.inFlight.has(folderKey(state.ref));
+    const found = listing.numbers.filter((n) => !state.messages.has(n) && !(delivering && n > state.highWater));
+    if (found.length === 0) return;
+    // A number the folder held before: another tool reused it (Python's mailbox.MH.add takes the
+    // highest file + 1), so IMAP clients must drop what they cached.
+    if (!initial && found.some((n) => inRanges(state.removed, n))) this.newUidValidity(state, dir);
+    state.highWater = Math.max(state.highWater, highest(listing));
+    const results = await this.pool.read(found.map((n) => path.join(dir, String(n))));
+    const flags = flagsFromSequences(parseSequences(listing.sequences), found);
+    results.forEach((result, i) => this.addScanned(state, found[i], result, flags.get(found[i]) ?? [], initial));
+  }
+
+  private addScanned(
+    state: FolderState,
+    number: number,
+    result: ScanResult,
+    flags: readonly string[],
+    initial: boolean,
+  ): void {
+    if ('gone' in result) return;
+    if ('error' in result)
+      return this.log.warning(`Cannot index ${this.folderDir(state.ref)}/${number}: ${result.error}`);
+    // Added by the store itself meanwhile, or its folder dropped: nothing to do.
+    if (state.messages.has(number) || this.index.folder(state.ref) !== state) return;
+    const { trace } = result;
+    const entry = this.index.add(state, {
+      ...state.ref,
+      number,
+      transaction: trace.id,
+      envelope: { from: trace.sender ?? '', to: [trace.recipient ?? state.ref.mailbox] },
+      partialEnvelope: true,
+      receivedAt: trace.receivedAt ?? result.mtime,
+      size: result.size,
+      flags,
+      summary: result.summary,
+    });
+    entry.servedSize = result.servedSize;
+    if (!initial) this.emit({ kind: 'added', message: entry, external: true });
+  }
+
+  /** The sequences file as it is now, against the flags the index holds. */
+  private compareFlags(state: FolderState, dir: string, initial: boolean): void {
+    const text = readSmallFile(path.join(dir, sequencesFileName)) ?? '';
+    const numbers = [...state.messages.keys()];
+    const changed = this.index.setFlags(state, flagsFromSequences(parseSequences(text), numbers));
+    if (changed.length > 0 && !initial)
+      this.emit({ kind: 'flags', folder: state.ref, messages: changed, external: true });
+  }
+
+  private async compareSubFolders(state: FolderState, listing: FolderListing, initial: boolean): Promise<void> {
+    const parent = folderComponents(state.ref.folder);
+    const children = listing.subFolders.map((name) => ({
+      mailbox: state.ref.mailbox,
+      folder: folderName([...parent, name]),
+    }));
+    for (const child of children) await this.compare(child, initial);
+    const present = new Set(children.map((child) => child.folder));
+    for (const known of this.index.foldersOf(state.ref.mailbox)) {
+      const components = folderComponents(known.ref.folder);
+      const isChild = components.length === parent.length + 1 && parent.every((part, i) => components[i] === part);
+      if (isChild && !present.has(known.ref.folder)) this.dropFolder(known, true);
+    }
+  }
+
+  /** Drops a folder (and its sub-folders) from the index, announcing it when `removed` from disk. */
+  private dropFolder(state: FolderState, removed: boolean): void {
+    const prefix = state.ref.folder === inboxName ? '' : `${state.ref.folder}/`;
+    for (const known of this.index.foldersOf(state.ref.mailbox)) {
+      const inside =
+        known === state || (prefix === '' ? known.ref.folder !== inboxName : known.ref.folder.startsWith(prefix));
+      if (!inside) continue;
+      const numbers = this.index.removeFolder(known.ref);
+      this.stamps.delete(folderKey(known.ref));
+      if (!removed) continue;
+      if (numbers.length > 0) this.emit({ kind: 'expunged', folder: known.ref, numbers, external: true });
+      this.emit({ kind: 'folder', folder: known.ref, change: 'removed', external: true });
+    }
+  }
+
+  /**
+   * The folder's UIDVALIDITY, made now if it has none: the time in seconds (so a folder made
+   * again later gets a greater one), created exclusively so two servers agree on it.
+   */
+  ensureUidValidity(dir: string, recorded: number | undefined, atLeast = 0): number {
+    if (recorded !== undefined && recorded > atLeast) return recorded;
+    const value = Math.max(Math.floor(Date.now() / 1000), atLeast + 1);
+    const file = path.join(dir, uidValidityFileName);
+    try {
+      fs.writeFileSync(file, `${value}\n`, { flag: recorded === undefined ? 'wx' : 'w', mode: 0o640 });
+      return value;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Another server made it first: theirs counts.
+      return this.ensureUidValidity(dir, listFolder(dir)?.uidValidity, atLeast);
+    }
+  }
+
+  private newUidValidity(state: FolderState, dir: string): void {
+    state.uidValidity = this.ensureUidValidity(dir, state.uidValidity, state.uidValidity);
+    state.removed = [];
+    this.emit({ kind: 'folder', folder: state.ref, change: 'recreated', external: true });
+  }
+
+  /**
+   * The store was given a number its index holds, or held: the folder was removed and made
+   * again behind its back (numbering restarted). The index starts it afresh, with a new
+   * UIDVALIDITY, and a comparison finds what else it holds now.
+   */
+  restarted(state: FolderState): FolderState {
+    const dir = this.folderDir(state.ref);
+    this.dropFolder(state, false);
+    const fresh = this.index.addFolder(state.ref, this.ensureUidValidity(dir, undefined, state.uidValidity), 0);
+    this.emit({ kind: 'folder', folder: state.ref, change: 'recreated', external: true });
+    void this.compare(state.ref, false);
+    return fresh;
+  }
+
+  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part>, sorted. */
+  listMailboxes(): string[] {
+    const found: string[] = [];
+    for (const domain of realSubDirectories(this.mailDir)) {
+      if (domain.startsWith('.')) continue;
+      for (const local of realSubDirectories(path.join(this.mailDir, domain))) {
+        const check = toMailbox(`${local}@${domain}`);
+        if (check.ok && check.mailbox.domain === domain) found.push(check.mailbox.address);
+      }
+    }
+    return found.sort();
+  }
+
+  /** MAIL_DIR's stamp and every domain directory's: a new mailbox changes one of them. */
+  private mailboxListStamp(): Stamp {
+    return [
+      this.stampOf(this.mailDir),
+      ...realSubDirectories(this.mailDir).map((domain) => this.stampOf(path.join(this.mailDir, domain))),
+    ].join(',');
+  }
+
+  /** A directory's change time and its sequences file's, as one comparable value. */
+  private stampOf(dir: string): Stamp {
+    return `${statStamp(dir)}/${statStamp(path.join(dir, sequencesFileName))}`;
+  }
+}
+
+function statStamp(file: string): string {
+  try {
+    const stat = fs.lstatSync(file, { bigint: true });
+    return `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}`;
+  } catch (error) {
+    if (isGone(error)) return '-';
+    throw error;
+  }
+}
+
+/** Entries of `dir` that are directories, not symlinks to one; [] when `dir` is gone. */
+function realSubDirectories(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+  } catch (error) {
+    if (isGone(error)) return [];
+    throw error;
+  }
+}
+
+function highest(listing: FolderListing): number {
+  return Math.max(listing.highWater ?? 0, listing.numbers.at(-1) ?? 0);
+}

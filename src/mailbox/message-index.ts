@@ -1,0 +1,279 @@
+/**
+ * The store's in-memory index of every stored message: by folder and number, by SMTP
+ * transaction, and in arrival order. It knows nothing of the disk: the store tells it what
+ * changed (its own writes, and what it finds other processes did) and readers read it.
+ */
+import { rangesOf, unionRanges, type Ranges } from './sequences.js';
+import type {
+  Flag,
+  FolderInfo,
+  FolderRef,
+  IndexedMessage,
+  MessageEnvelope,
+  MessageRef,
+  MessageSummary,
+} from './reader.js';
+
+/** An index entry: the fields readers see, of which flags and summary change in place. */
+export interface Entry extends IndexedMessage {
+  flags: readonly Flag[];
+  summary: MessageSummary | undefined;
+  /** Octets as served with CRLF line ends, once someone asked. */
+  servedSize: number | undefined;
+}
+
+export type NewEntry = Omit<Entry, 'servedSize' | 'summary' | 'flags'> & {
+  readonly summary?: MessageSummary | undefined;
+  readonly flags?: readonly Flag[];
+  /** The envelope lists only this copy's recipient (read from a file): the transaction's other copies complete it. */
+  readonly partialEnvelope?: boolean;
+};
+
+export interface FolderState {
+  readonly ref: FolderRef;
+  uidValidity: number;
+  /** The highest number ever given out here (`.mh_highwater`, or the highest file). */
+  highWater: number;
+  readonly messages: Map<number, Entry>;
+  /** `messages` by number, rebuilt on demand after a change. */
+  sorted: Entry[] | undefined;
+  /**
+   * Numbers this folder held and no longer does. One of them stored again means the numbering
+   * restarted or another tool reused it: the UIDs are not what IMAP clients cached any more.
+   */
+  removed: Ranges;
+}
+
+export function folderKey(ref: FolderRef): string {
+  return `${ref.mailbox}\u0000${ref.folder}`;
+}
+
+/** Oldest first; copies of one message (same arrival) by mailbox, folder, then number. */
+export function compareArrival(a: IndexedMessage, b: IndexedMessage): number {
+  return (
+    a.receivedAt.getTime() - b.receivedAt.getTime() ||
+    compareText(a.mailbox, b.mailbox) ||
+    compareText(a.folder, b.folder) ||
+    a.number - b.number
+  );
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export class MessageIndex {
+  private readonly folderStates = new Map<string, FolderState>();
+  private readonly byMailbox = new Map<string, Map<string, FolderState>>();
+  /** Every entry in arrival order; new mail goes at the end, so keeping it sorted is cheap. */
+  private ordered: Entry[] = [];
+  private readonly transactions = new Map<string, Set<Entry>>();
+  /** One envelope object per transaction, shared by its copies, so a copy found later extends it for all. */
+  private readonly envelopes = new Map<string, { from: string; to: string[] }>();
+
+  mailboxes(): string[] {
+    return [...this.byMailbox.keys()].sort();
+  }
+
+  folder(ref: FolderRef): FolderState | undefined {
+    return this.folderStates.get(folderKey(ref));
+  }
+
+  /** The mailbox's folders, INBOX first, then by name. */
+  foldersOf(mailbox: string): FolderState[] {
+    const folders = [...(this.byMailbox.get(mailbox)?.values() ?? [])];
+    return folders.sort((a, b) =>
+      a.ref.folder === 'INBOX' ? -1 : b.ref.folder === 'INBOX' ? 1 : compareText(a.ref.folder, b.ref.folder),
+    );
+  }
+
+  allFolders(): FolderState[] {
+    return [...this.folderStates.values()];
+  }
+
+  /** Adds a folder (empty), or returns the one there. */
+  addFolder(ref: FolderRef, uidValidity: number, highWater: number): FolderState {
+    const key = folderKey(ref);
+    const existing = this.folderStates.get(key);
+    if (existing) return existing;
+    const state: FolderState = {
+      ref: { mailbox: ref.mailbox, folder: ref.folder },
+      uidValidity,
+      highWater,
+      messages: new Map(),
+      sorted: undefined,
+      removed: [],
+    };
+    this.folderStates.set(key, state);
+    let folders = this.byMailbox.get(ref.mailbox);
+    if (!folders) this.byMailbox.set(ref.mailbox, (folders = new Map<string, FolderState>()));
+    folders.set(ref.folder, state);
+    return state;
+  }
+
+  /** Drops a folder and its entries; returns the numbers it held. */
+  removeFolder(ref: FolderRef): number[] {
+    const state = this.folder(ref);
+    if (!state) return [];
+    const numbers = this.remove(state, [...state.messages.keys()]).map((entry) => entry.number);
+    this.folderStates.delete(folderKey(ref));
+    const folders = this.byMailbox.get(ref.mailbox)!;
+    folders.delete(ref.folder);
+    if (folders.size === 0) this.byMailbox.delete(ref.mailbox);
+    return numbers;
+  }
+
+  message(ref: MessageRef): Entry | undefined {
+    return this.folder(ref)?.messages.get(ref.number);
+  }
+
+  /** The folder's entries by number. */
+  messagesOf(state: FolderState): Entry[] {
+    return (state.sorted ??= [...state.messages.values()].sort((a, b) => a.number - b.number));
+  }
+
+  all(): readonly Entry[] {
+    return this.ordered;
+  }
+
+  transaction(id: string): Entry[] {
+    return [...(this.transactions.get(id) ?? [])];
+  }
+
+  /**
+   * Adds an entry to its folder (which must be known). A copy of a transaction whose other
+   * copies are known shares their envelope, extended by this copy's recipients.
+   */
+  add(state: FolderState, fields: NewEntry): Entry {
+    const { partialEnvelope: _partial, ...known } = fields;
+    const entry: Entry = {
+      ...known,
+      envelope: this.envelopeFor(fields),
+      flags: fields.flags ?? [],
+      summary: fields.summary,
+      servedSize: undefined,
+    };
+    if (state.messages.has(entry.number)) this.remove(state, [entry.number]);
+    state.messages.set(entry.number, entry);
+    state.sorted = undefined;
+    state.highWater = Math.max(state.highWater, entry.number);
+    this.insertOrdered(entry);
+    if (entry.transaction !== undefined) {
+      let copies = this.transactions.get(entry.transaction);
+      if (!copies) this.transactions.set(entry.transaction, (copies = new Set<Entry>()));
+      copies.add(entry);
+    }
+    return entry;
+  }
+
+  /** Removes entries by number; returns those that were there. */
+  remove(state: FolderState, numbers: readonly number[]): Entry[] {
+    const removed: Entry[] = [];
+    for (const number of numbers) {
+      const entry = state.messages.get(number);
+      if (!entry) continue;
+      state.messages.delete(number);
+      removed.push(entry);
+      if (entry.transaction === undefined) continue;
+      const copies = this.transactions.get(entry.transaction)!;
+      copies.delete(entry);
+      if (copies.size === 0) {
+        this.transactions.delete(entry.transaction);
+        this.envelopes.delete(entry.transaction);
+      }
+    }
+    if (removed.length === 0) return removed;
+    state.sorted = undefined;
+    state.removed = unionRanges(state.removed, rangesOf(removed.map((entry) => entry.number)));
+    // One pass for many, a binary search for a few.
+    if (removed.length > 16) {
+      const gone = new Set(removed);
+      this.ordered = this.ordered.filter((entry) => !gone.has(entry));
+    } else {
+      for (const entry of removed) this.ordered.splice(this.orderedIndex(entry), 1);
+    }
+    return removed;
+  }
+
+  /** Replaces flags; returns the entries whose flags changed. */
+  setFlags(
+    state: FolderState,
+    flags: ReadonlyMap<number, readonly Flag[]>,
+  ): Array<{ number: number; flags: readonly Flag[] }> {
+    const changed: Array<{ number: number; flags: readonly Flag[] }> = [];
+    for (const [number, next] of flags) {
+      const entry = state.messages.get(number);
+      if (!entry || sameFlags(entry.flags, next)) continue;
+      entry.flags = next;
+      changed.push({ number, flags: next });
+    }
+    return changed;
+  }
+
+  info(state: FolderState): FolderInfo {
+    let unseen = 0;
+    for (const entry of state.messages.values()) if (!entry.flags.includes('\\Seen')) unseen++;
+    return {
+      mailbox: state.ref.mailbox,
+      folder: state.ref.folder,
+      uidValidity: state.uidValidity,
+      uidNext: state.highWater + 1,
+      messages: state.messages.size,
+      unseen,
+    };
+  }
+
+  /**
+   * A delivery knows every recipient of its transaction; a copy read from a file knows only its
+   * own, and shares one envelope with the transaction's other copies, each adding its recipient
+   * (sorted, so every scan agrees).
+   */
+  private envelopeFor(fields: NewEntry): MessageEnvelope {
+    const id = fields.transaction;
+    if (id === undefined) return fields.envelope;
+    const shared = this.envelopes.get(id);
+    if (!fields.partialEnvelope) {
+      if (!shared) this.envelopes.set(id, { from: fields.envelope.from, to: [...fields.envelope.to] });
+      return fields.envelope;
+    }
+    if (!shared) {
+      const envelope = { from: fields.envelope.from, to: [...fields.envelope.to] };
+      this.envelopes.set(id, envelope);
+      return envelope;
+    }
+    const added = fields.envelope.to.filter((recipient) => !shared.to.includes(recipient));
+    if (added.length > 0) {
+      shared.to.push(...added);
+      shared.to.sort();
+    }
+    return shared;
+  }
+
+  private insertOrdered(entry: Entry): void {
+    const last = this.ordered[this.ordered.length - 1];
+    if (!last || compareArrival(last, entry) <= 0) this.ordered.push(entry);
+    else this.ordered.splice(this.insertionPoint(entry), 0, entry);
+  }
+
+  /** The first position whose entry sorts after `entry`. */
+  private insertionPoint(entry: IndexedMessage): number {
+    let low = 0;
+    let high = this.ordered.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compareArrival(this.ordered[middle], entry) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private orderedIndex(entry: Entry): number {
+    let at = this.insertionPoint(entry) - 1;
+    while (at >= 0 && this.ordered[at] !== entry) at--;
+    return at;
+  }
+}
+
+function sameFlags(a: readonly Flag[], b: readonly Flag[]): boolean {
+  return a.length === b.length && a.every((flag, i) => flag === b[i]);
+}

@@ -1,0 +1,99 @@
+/**
+ * Reading stored messages for the index: a file's size, arrival time, trace lines and summary.
+ * `readMessageFile` runs on the scan threads (see `ScanPool`), so that indexing a MAIL_DIR that
+ * already holds 100,000 messages leaves the main thread free to serve.
+ */
+import * as fs from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { MessageSummary } from './reader.js';
+import { RequestThread } from './request-thread.js';
+import { bareLineFeeds } from './served.js';
+import { summarize } from './summary.js';
+import { parseTrace, traceHeadBytes, type TraceInfo } from './trace.js';
+
+export interface ScannedFile {
+  readonly size: number;
+  readonly mtime: Date;
+  readonly trace: TraceInfo;
+  readonly summary: MessageSummary;
+  /** Octets as served with CRLF line ends. */
+  readonly servedSize: number;
+}
+
+/** `gone`: deleted meanwhile, or not a regular file (a symlink is never read). */
+export type ScanResult = ScannedFile | { readonly gone: true } | { readonly error: string };
+
+export interface ScanRequest {
+  readonly paths: readonly string[];
+}
+export interface ScanReply {
+  readonly files: readonly ScanResult[];
+}
+
+/** Reads and summarizes one message file, refusing to follow a symlink. */
+export async function readMessageFile(path: string): Promise<ScanResult> {
+  let bytes: Buffer;
+  let stat: fs.Stats;
+  try {
+    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      stat = fs.fstatSync(fd);
+      if (!stat.isFile()) return { gone: true };
+      bytes = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // ELOOP: the name is a symlink, which is not a message of ours.
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'EISDIR') return { gone: true };
+    return { error: (error as Error).message };
+  }
+  try {
+    return {
+      size: bytes.length,
+      mtime: stat.mtime,
+      trace: parseTrace(bytes.subarray(0, traceHeadBytes)),
+      summary: await summarize(bytes),
+      servedSize: bytes.length + bareLineFeeds(bytes),
+    };
+  } catch (error) {
+    return { error: `cannot parse: ${(error as Error).message}` };
+  }
+}
+
+/** Files per request: enough to make the hop between threads cheap, few enough to spread the work. */
+const batchSize = 64;
+
+/** A few scan threads (one per core but the main thread's, at most 4), started when first needed. */
+export class ScanPool {
+  private readonly threads: Array<RequestThread<ScanRequest, ScanReply>>;
+
+  constructor(size = Math.min(4, Math.max(1, availableParallelism() - 1))) {
+    this.threads = Array.from(
+      { length: size },
+      () => new RequestThread<ScanRequest, ScanReply>(import.meta.url, 'scan-worker', undefined),
+    );
+  }
+
+  /** Reads every file, in parallel batches; results in the order of `paths`. */
+  async read(paths: readonly string[]): Promise<ScanResult[]> {
+    const batches: Array<Promise<readonly ScanResult[]>> = [];
+    for (let start = 0; start < paths.length; start += batchSize) {
+      const thread = this.threads.reduce((idlest, candidate) =>
+        candidate.inFlight < idlest.inFlight ? candidate : idlest,
+      );
+      batches.push(
+        thread.request({ paths: paths.slice(start, start + batchSize) }).then(
+          (reply) => reply.files,
+          (error: Error) => paths.slice(start, start + batchSize).map(() => ({ error: error.message })),
+        ),
+      );
+    }
+    return (await Promise.all(batches)).flat();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((thread) => thread.close()));
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Noticing what other processes do to MAIL_DIR while someone is watching: file-system
+ * notifications on the watched directories for speed, and a poll of their stamps as the bounded
+ * fallback (notifications do not cross some mounts, and can run out). Nobody watching costs nothing.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../log.js';
+import type { IndexKeeper } from './index-keeper.js';
+import type { MessageIndex } from './message-index.js';
+
+/** Watched folders are compared at least this often, so an outside change is seen within a second. */
+export const pollIntervalMs = 400;
+/** Notifications come in bursts (a file, then the sequences, then the lock): one comparison after the burst. */
+const settleMs = 15;
+
+/** What a reader watches: everything, or one mailbox with all its folders. */
+export type WatchScope = 'all' | { readonly mailbox: string };
+
+export class ChangeWatcher {
+  private readonly scopes = new Map<string, number>();
+  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private poll: NodeJS.Timeout | undefined;
+  private pending: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private notificationsFailed = false;
+
+  constructor(
+    private readonly mailDir: string,
+    private readonly index: MessageIndex,
+    private readonly keeper: IndexKeeper,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts watching `scope` (at once: a comparison runs now); the returned function stops. */
+  open(scope: WatchScope): () => void {
+    const key = scopeKey(scope);
+    this.scopes.set(key, (this.scopes.get(key) ?? 0) + 1);
+    this.poll ??= setInterval(() => this.refresh(), pollIntervalMs).unref();
+    this.syncDirectories();
+    this.refresh();
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      const left = this.scopes.get(key)! - 1;
+      if (left > 0) this.scopes.set(key, left);
+      else this.scopes.delete(key);
+      if (this.scopes.size === 0) this.stop();
+      else this.syncDirectories();
+    };
+  }
+
+  /** After the index learned of new folders (or lost some): watch exactly the directories in scope. */
+  syncDirectories(): void {
+    if (this.scopes.size === 0 || this.notificationsFailed) return;
+    const wanted = this.directoriesInScope();
+    for (const [dir, watcher] of this.watchers) {
+      if (wanted.has(dir)) continue;
+      watcher.close();
+      this.watchers.delete(dir);
+    }
+    for (const dir of wanted) if (!this.watchers.has(dir)) this.watchDirectory(dir);
+  }
+
+  close(): void {
+    this.scopes.clear();
+    this.stop();
+  }
+
+  private stop(): void {
+    clearInterval(this.poll);
+    clearTimeout(this.pending);
+    this.poll = undefined;
+    this.pending = undefined;
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
+  }
+
+  private directoriesInScope(): Set<string> {
+    const dirs = new Set<string>();
+    const everything = this.scopes.has('all');
+    if (everything) {
+      dirs.add(this.mailDir);
+      for (const mailbox of this.index.mailboxes())
+        dirs.add(path.join(this.mailDir, mailbox.slice(mailbox.lastIndexOf('@') + 1)));
+    }
+    for (const state of this.index.allFolders()) {
+      if (everything || this.scopes.has(scopeKey({ mailbox: state.ref.mailbox })))
+        dirs.add(this.keeper.folderDir(state.ref));
+    }
+    return dirs;
+  }
+
+  private watchDirectory(dir: string): void {
+    try {
+      const watcher = fs.watch(dir, { persistent: false }, () => this.soon());
+      // A watched directory that is removed ends its watcher with an error: the next sync drops it.
+      watcher.on('error', () => this.watchers.delete(dir));
+      this.watchers.set(dir, watcher);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      // Out of inotify watches (ENOSPC) or not supported here: polling alone still sees every change.
+      this.notificationsFailed = true;
+      this.log.warning(
+        `Watching ${dir} failed (${code ?? (error as Error).message}); noticing outside changes by polling only`,
+      );
+    }
+  }
+
+  private soon(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.refresh();
+    }, settleMs);
+  }
+
+  /** One refresh at a time; one asked for meanwhile runs after it. */
+  private refresh(): void {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = this.refreshScopes()
+      .catch((error: unknown) => this.log.error(`Looking for outside changes failed: ${(error as Error).message}`))
+      .finally(() => {
+        this.refreshing = undefined;
+        this.syncDirectories();
+        if (this.refreshAgain && this.scopes.size > 0) {
+          this.refreshAgain = false;
+          this.refresh();
+        }
+      });
+  }
+
+  private async refreshScopes(): Promise<void> {
+    if (this.scopes.has('all')) return this.keeper.refresh();
+    for (const key of this.scopes.keys()) await this.keeper.refresh({ mailbox: key.slice(1) });
+  }
+}
+
+function scopeKey(scope: WatchScope): string {
+  return scope === 'all' ? 'all' : `@${scope.mailbox}`;
+}

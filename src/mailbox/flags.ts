@@ -102,6 +102,15 @@ export function applyFlags(
   }
 }
 
+/** Flags in the order `flagsFromSequences` gives them: system flags first, then keywords as given. */
+export function orderedFlags(flags: readonly Flag[]): Flag[] {
+  const canonical = new Set(flags.map(canonicalFlag));
+  return [
+    ...systemFlagNames.filter((flag) => canonical.has(flag)),
+    ...[...canonical].filter((flag) => !flag.startsWith('\\')),
+  ];
+}
+
 /** Records a new message's flags: it goes into `unseen` unless \Seen is among them. */
 export function addNewMessage(sequences: Sequences, number: number, flags: readonly Flag[]): void {
   applyFlags(sequences, [number], 'replace', flags);

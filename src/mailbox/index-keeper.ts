@@ -30,6 +30,12 @@ import { inRanges, parseSequences } from './sequences.js';
 /** What a folder's directory and sequences file looked like at its last comparison. */
 type Stamp = string;
 
+/**
+ * A file written this recently may still be being written (`mailbox.MH.add` and `cp` write in
+ * place): it is indexed once it has been still this long.
+ */
+const stillForMs = 50;
+
 /** Folders compared at once during the first scan: enough to keep the scan threads busy. */
 const scanConcurrency = 8;
 
@@ -154,7 +160,7 @@ export class IndexKeeper {
     }
     this.stamps.set(folderKey(ref), this.stampOf(dir));
     let change: 'created' | 'recreated' = 'created';
-    let previousUidValidity = 0;
+    let previousUidValidity = this.index.pastUidValidity(ref);
     if (state && listing.uidValidity !== state.uidValidity) {
       // Removed and made again (its UIDVALIDITY file went with it): what it holds now is all new.
       previousUidValidity = state.uidValidity;
@@ -193,7 +199,12 @@ export class IndexKeeper {
     state.highWater = Math.max(state.highWater, highest(listing));
     const results = await this.pool.read(found.map((n) => path.join(dir, String(n))));
     const flags = flagsFromSequences(parseSequences(listing.sequences), found);
-    results.forEach((result, i) => this.addScanned(state, found[i], result, flags.get(found[i]) ?? [], initial));
+    let fresh = false;
+    results.forEach((result, i) => {
+      if (isFresh(result)) fresh = true;
+      else this.addScanned(state, found[i], result, flags.get(found[i]) ?? [], initial);
+    });
+    if (fresh) setTimeout(() => void this.compare(state.ref, false), stillForMs).unref();
   }
 
   private addScanned(
@@ -267,7 +278,7 @@ export class IndexKeeper {
    * The folder's UIDVALIDITY, made now if it has none: the time in seconds (so a folder made
    * again later gets a greater one), created exclusively so two servers agree on it.
    */
-  ensureUidValidity(dir: string, recorded: number | undefined, atLeast = 0): number {
+  ensureUidValidity(dir: string, recorded: number | undefined, atLeast: number): number {
     if (recorded !== undefined && recorded > atLeast) return recorded;
     const value = Math.max(Math.floor(Date.now() / 1000), atLeast + 1);
     const file = path.join(dir, uidValidityFileName);
@@ -279,6 +290,12 @@ export class IndexKeeper {
       // Another server made it first: theirs counts.
       return this.ensureUidValidity(dir, listFolder(dir)?.uidValidity, atLeast);
     }
+  }
+
+  /** A folder the store itself just made: known to the index from now on, with a UIDVALIDITY of its own. */
+  addNewFolder(ref: FolderRef): FolderState {
+    const uidValidity = this.ensureUidValidity(this.folderDir(ref), undefined, this.index.pastUidValidity(ref));
+    return this.index.addFolder(ref, uidValidity, 0);
   }
 
   private newUidValidity(state: FolderState, dir: string): void {
@@ -295,7 +312,11 @@ export class IndexKeeper {
   restarted(state: FolderState): FolderState {
     const dir = this.folderDir(state.ref);
     this.dropFolder(state, false);
-    const fresh = this.index.addFolder(state.ref, this.ensureUidValidity(dir, undefined, state.uidValidity), 0);
+    const fresh = this.index.addFolder(
+      state.ref,
+      this.ensureUidValidity(dir, undefined, this.index.pastUidValidity(state.ref)),
+      0,
+    );
     this.emit({ kind: 'folder', folder: state.ref, change: 'recreated', external: true });
     void this.compare(state.ref, false);
     return fresh;
@@ -349,6 +370,13 @@ function realSubDirectories(dir: string): string[] {
     if (isGone(error)) return [];
     throw error;
   }
+}
+
+function isFresh(result: ScanResult): boolean {
+  if (!('mtime' in result)) return false;
+  const age = Date.now() - result.mtime.getTime();
+  // A time far in the future was set on purpose (an appended message's date), not by a writer at work.
+  return age < stillForMs && age > -1000;
 }
 
 function highest(listing: FolderListing): number {

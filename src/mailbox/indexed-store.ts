@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { toMailbox } from './address.js';
-import { applyFlags, canonicalFlag, deletedFlag, flagsFromSequences } from './flags.js';
+import { applyFlags, canonicalFlag, deletedFlag, flagsFromSequences, orderedFlags } from './flags.js';
 import { folderComponents, FolderNameError } from './folder-name.js';
 import { isGone } from './folder-listing.js';
 import { IndexKeeper } from './index-keeper.js';
@@ -247,7 +247,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     bytes: Buffer,
     options: { flags?: readonly Flag[]; receivedAt?: Date } = {},
   ): Promise<IndexedMessage> {
-    const flags = (options.flags ?? []).map(canonicalFlag);
+    const flags = orderedFlags(options.flags ?? []);
     const state = ref.folder.toUpperCase() === inboxName ? await this.folderForWriting(ref) : this.existingFolder(ref);
     const receivedAt = options.receivedAt ?? new Date();
     const temp = this.disk.newTempPath();
@@ -263,6 +263,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
         envelope: { from: '', to: [state.ref.mailbox] },
         receivedAt,
         size: bytes.length,
+        flags,
       });
     } finally {
       fs.rmSync(temp, { force: true });
@@ -351,10 +352,11 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
   /** The INBOX of a mailbox a delivery goes to: known to the index from now on. */
   protected inboxForDelivery(mailbox: string): FolderState {
     const ref = { mailbox, folder: inboxName };
-    return (
-      this.index.folder(ref) ??
-      this.index.addFolder(ref, this.keeper.ensureUidValidity(this.keeper.folderDir(ref), undefined), 0)
-    );
+    const known = this.index.folder(ref);
+    if (known) return known;
+    const state = this.keeper.addNewFolder(ref);
+    this.announce({ kind: 'folder', folder: ref, change: 'created', external: false });
+    return state;
   }
 
   /** Records a message that is now on disk and announces it. */
@@ -395,8 +397,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
       const folder = depth === 0 ? inboxName : components.slice(0, depth).join('/');
       const parent = { mailbox: ref.mailbox, folder };
       if (this.index.folder(parent)) continue;
-      const parentDir = this.keeper.folderDir(parent);
-      this.index.addFolder(parent, this.keeper.ensureUidValidity(parentDir, undefined), 0);
+      this.keeper.addNewFolder(parent);
       this.announce({ kind: 'folder', folder: parent, change: 'created', external: false });
     }
     return this.index.folder(ref)!;

@@ -68,6 +68,8 @@ export class MessageIndex {
   /** Every entry in arrival order; new mail goes at the end, so keeping it sorted is cheap. */
   private ordered: Entry[] = [];
   private readonly transactions = new Map<string, Set<Entry>>();
+  /** The UIDVALIDITY of folders no longer there: one made again under the name gets a greater one. */
+  private readonly pastUidValidities = new Map<string, number>();
   /** One envelope object per transaction, shared by its copies, so a copy found later extends it for all. */
   private readonly envelopes = new Map<string, { from: string; to: string[] }>();
 
@@ -117,10 +119,16 @@ export class MessageIndex {
     if (!state) return [];
     const numbers = this.remove(state, [...state.messages.keys()]).map((entry) => entry.number);
     this.folderStates.delete(folderKey(ref));
+    this.pastUidValidities.set(folderKey(ref), state.uidValidity);
     const folders = this.byMailbox.get(ref.mailbox)!;
     folders.delete(ref.folder);
     if (folders.size === 0) this.byMailbox.delete(ref.mailbox);
     return numbers;
+  }
+
+  /** The UIDVALIDITY a folder of this name last had in this process (0 if none). */
+  pastUidValidity(ref: FolderRef): number {
+    return this.pastUidValidities.get(folderKey(ref)) ?? 0;
   }
 
   message(ref: MessageRef): Entry | undefined {

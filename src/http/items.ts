@@ -21,10 +21,13 @@ const maxIdLength = 1024;
 type ParsedId = { readonly transaction: string } | { readonly ref: MessageRef };
 
 export function itemId(message: IndexedMessage): string {
-  const { transaction } = message;
-  if (transaction !== undefined)
-    return plainTransaction.test(transaction) ? transaction : `t_${base64url(transaction)}`;
+  if (message.transaction !== undefined) return transactionItemId(message.transaction);
   return `c_${base64url(JSON.stringify([message.mailbox, message.folder, message.number]))}`;
+}
+
+/** The ID of the item an SMTP transaction (or the send API) stored. */
+export function transactionItemId(transaction: string): string {
+  return plainTransaction.test(transaction) ? transaction : `t_${base64url(transaction)}`;
 }
 
 /** What an ID names, or undefined for anything that is not one of ours (it is then simply unknown). */

@@ -84,8 +84,6 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ Error: 'Not found', code: 'TMS_NOT_FOUND' }));
-  app.addHook('onRequest', originCheck(options.corsOrigin));
-  if (options.auth) app.addHook('onRequest', basicAuth(options.auth, options.corsOrigin !== undefined));
   app.addHook('preValidation', async (request) => {
     const schema = request.routeOptions.schema?.body;
     // No body is an empty one: Mailpit reads a DELETE without one as "all messages".
@@ -106,6 +104,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // After the websocket plugin's own hooks, so that a refused upgrade's socket is closed by it.
+  app.addHook('onRequest', originCheck(options.corsOrigin));
+  if (options.auth) app.addHook('onRequest', basicAuth(options.auth, options.corsOrigin !== undefined));
 
   registerMailpitRoutes(app, context);
   registerMailhogRoutes(app, context);

@@ -1,0 +1,131 @@
+/**
+ * Mailpit's and MailHog's unit is the message as sent: one SMTP transaction is one item, however
+ * many mailboxes hold a copy of it, and reading, tagging or deleting the item acts on every copy.
+ * A message that came in another way (IMAP APPEND, a file dropped into a folder) is an item of
+ * its own. This module groups the store's copies into items and gives each an opaque, URL-safe ID.
+ */
+import type { HeaderAddress, IndexedMessage, MailReader, MessageRef, MessageSummary } from '../mailbox/reader.js';
+import type { Searchable } from './search.js';
+
+export interface Item {
+  readonly id: string;
+  /** Every copy, in the index's order; the first is the one whose bytes and summary the API shows. */
+  readonly copies: readonly [IndexedMessage, ...IndexedMessage[]];
+}
+
+/** Our queue ids as they are (`3F9A21MWU4HJTV1`, the id the 250 reply names); anything else is encoded. */
+const plainTransaction = /^[0-9A-Za-z]{1,64}$/;
+/** Longer than any ID we hand out; longer input is refused before it is decoded. */
+const maxIdLength = 1024;
+
+type ParsedId = { readonly transaction: string } | { readonly ref: MessageRef };
+
+export function itemId(message: IndexedMessage): string {
+  if (message.transaction !== undefined) return transactionItemId(message.transaction);
+  return `c_${base64url(JSON.stringify([message.mailbox, message.folder, message.number]))}`;
+}
+
+/** The ID of the item an SMTP transaction (or the send API) stored. */
+export function transactionItemId(transaction: string): string {
+  return plainTransaction.test(transaction) ? transaction : `t_${base64url(transaction)}`;
+}
+
+/** What an ID names, or undefined for anything that is not one of ours (it is then simply unknown). */
+export function parseItemId(id: string): ParsedId | undefined {
+  if (id.length > maxIdLength) return undefined;
+  if (plainTransaction.test(id)) return { transaction: id };
+  const encoded = /^([tc])_([A-Za-z0-9_-]+)$/.exec(id);
+  if (!encoded) return undefined;
+  const text = Buffer.from(encoded[2], 'base64url').toString('utf8');
+  if (encoded[1] === 't') return { transaction: text };
+  let parts: unknown;
+  try {
+    parts = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parts) || parts.length !== 3) return undefined;
+  const [mailbox, folder, number] = parts as unknown[];
+  if (typeof mailbox !== 'string' || typeof folder !== 'string') return undefined;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) return undefined;
+  return { ref: { mailbox, folder, number } };
+}
+
+/** The item an ID names, looked up in the index only; undefined when unknown, malformed or deleted. */
+export function findItem(reader: MailReader, id: string): Item | undefined {
+  const parsed = parseItemId(id);
+  if (parsed === undefined) return undefined;
+  if ('transaction' in parsed) {
+    const copies = reader.transaction(parsed.transaction);
+    // One name per item: `t_` + an encoded plain id is not another name for it.
+    return copies.length === 0 || itemId(copies[0]) !== id ? undefined : { id, copies: copies as Item['copies'] };
+  }
+  const { ref } = parsed;
+  // Only names the index already holds are passed on: a decoded name never reaches the store unchecked.
+  if (!reader.mailboxes().includes(ref.mailbox) || reader.folder(ref) === undefined) return undefined;
+  const message = reader.message(ref);
+  return message === undefined || message.transaction !== undefined ? undefined : { id, copies: [message] };
+}
+
+/** Every item, newest first (the index lists copies oldest first, so an item's first copy is its oldest). */
+export function groupItems(messages: readonly IndexedMessage[]): Item[] {
+  const groups = new Map<string, IndexedMessage[]>();
+  for (const message of messages) {
+    const id = itemId(message);
+    const group = groups.get(id);
+    if (group) group.push(message);
+    else groups.set(id, [message]);
+  }
+  const items: Item[] = [];
+  for (const [id, copies] of groups) items.push({ id, copies: copies as unknown as Item['copies'] });
+  return items.reverse();
+}
+
+/** Read once every copy is: an item stays unread while any recipient has not seen it. */
+export function isRead(item: Item): boolean {
+  return item.copies.every((copy) => copy.flags.includes('\\Seen'));
+}
+
+/** Tags are IMAP keywords (every flag but the `\` system flags), gathered over the copies, sorted. */
+export function tagsOf(item: Item): string[] {
+  const tags = new Set<string>();
+  for (const copy of item.copies) for (const flag of copy.flags) if (!flag.startsWith('\\')) tags.add(flag);
+  return [...tags].sort(compareTags);
+}
+
+/** Case-insensitive, as Mailpit lists its tags. */
+export function compareTags(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { sensitivity: 'base' }) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+export function mailboxesOf(item: Item): string[] {
+  return [...new Set(item.copies.map((copy) => copy.mailbox))];
+}
+
+/**
+ * Bcc as Mailpit shows it: the Bcc header, plus each envelope recipient that no To, Cc or Bcc
+ * header names (a blind copy), since Mailpit adds those to Bcc when it stores a message.
+ */
+export function bccOf(summary: MessageSummary, envelopeTo: readonly string[]): HeaderAddress[] {
+  const named = new Set([...summary.to, ...summary.cc, ...summary.bcc].map((a) => a.address.toLowerCase()));
+  const blind = envelopeTo.filter((address) => !named.has(address.toLowerCase()));
+  return [...summary.bcc, ...[...new Set(blind)].map((address) => ({ name: '', address }))];
+}
+
+/** The item as a search sees it; `summary` is its first copy's. */
+export function searchableOf(item: Item, summary: MessageSummary): Searchable {
+  const [first] = item.copies;
+  return {
+    summary,
+    bcc: bccOf(summary, first.envelope.to),
+    receivedAt: first.receivedAt,
+    size: first.size,
+    read: isRead(item),
+    tags: tagsOf(item),
+    mailboxes: mailboxesOf(item),
+  };
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}

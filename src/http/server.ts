@@ -1,0 +1,176 @@
+/**
+ * The HTTP API as a Fastify app: Mailpit's API v1, MailHog's API, our own routes, the event
+ * WebSocket and the OpenAPI document, over one MailReader. Fastify gives schema validation and
+ * serialization from the schemas in schemas.ts, `inject()` for in-memory tests, and a websocket
+ * plugin; the hooks here add what Mailpit's Go clients rely on (case-insensitive JSON keys, bodies
+ * on DELETE, `//` in paths), basic auth, the Origin check and the error shape.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Chaos } from '../chaos/chaos.js';
+import type { Logger } from '../log.js';
+import type { MailReader, MessageEnvelope } from '../mailbox/reader.js';
+import { errorReply, HttpError } from './errors.js';
+import { EventHub, registerEvents } from './events.js';
+import { registerMailhogRoutes } from './routes/mailhog.js';
+import { registerMailpitRoutes } from './routes/mailpit.js';
+import { registerOwnRoutes } from './routes/ours.js';
+import { canonicalKeys } from './schemas.js';
+import { MailView } from './view.js';
+
+export interface HttpServerOptions {
+  readonly reader: MailReader;
+  /**
+   * Stores a message for its envelope as one transaction (as an SMTP delivery would) and
+   * resolves with the transaction id; `POST /api/v1/send` answers 400 without it.
+   */
+  readonly deliver?: (envelope: MessageEnvelope, message: Buffer) => Promise<string>;
+  /** Fault injection for `/api/v1/chaos`; without it Mailpit's "Chaos is not enabled". */
+  readonly chaos?: Chaos;
+  /** Largest `POST /api/v1/send` body; default the SMTP default, 50 MiB. */
+  readonly maxMessageSize?: number;
+  /** HTTP basic auth on every route but the health probes. */
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** One origin (`https://app.test`) allowed to call the API from a browser; default none. */
+  readonly corsOrigin?: string;
+  readonly log?: Logger;
+  /** Reported by `/api/v1/info`. */
+  readonly version?: string;
+}
+
+/** Every other request body: Mailpit's 5 MB cap on its JSON API. */
+const bodyLimit = 5 * 1024 * 1024;
+
+/** What the routes share. */
+export interface HttpContext {
+  readonly options: HttpServerOptions;
+  readonly view: MailView;
+  readonly events: EventHub;
+  readonly startedAt: Date;
+}
+
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit,
+    routerOptions: {
+      ignoreDuplicateSlashes: true,
+      // A 10 KB hostile ID reaches the handler and is answered 404 like any unknown one.
+      maxParamLength: 16 * 1024,
+    },
+    ajv: { customOptions: { removeAdditional: false } },
+    // A URL that does not decode (`%E0%A4%A`) is refused before routing, in our error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = errorReply(error);
+      void (reply as FastifyReply).code(status).send(body);
+    },
+  });
+  const context: HttpContext = {
+    options,
+    view: new MailView(options.reader),
+    events: new EventHub(options.reader, options.log, options.version),
+    startedAt: new Date(),
+  };
+  app.addHook('onClose', () => context.events.close());
+
+  app.removeAllContentTypeParsers();
+  // Any body is read as JSON, empty as none (Go's clients send DELETE bodies, and none at all).
+  app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = errorReply(error);
+    if (status >= 500) options.log?.error(`HTTP ${request.method} ${request.url}: ${String(error)}`);
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ Error: 'Not found', code: 'TMS_NOT_FOUND' }));
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body;
+    // No body is an empty one: Mailpit reads a DELETE without one as "all messages".
+    if (schema !== undefined) request.body = canonicalKeys(schema, request.body ?? {});
+    await Promise.resolve();
+  });
+
+  await app.register(cors, { origin: options.corsOrigin ?? false, methods: ['GET', 'POST', 'PUT', 'DELETE'] });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'test-mail-server HTTP API',
+        version: options.version ?? '0',
+        description:
+          "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes (mailboxes, the test toolkit).",
+      },
+    },
+  });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // After the websocket plugin's own hooks, so that a refused upgrade's socket is closed by it.
+  app.addHook('onRequest', originCheck(options.corsOrigin));
+  if (options.auth) app.addHook('onRequest', basicAuth(options.auth, options.corsOrigin !== undefined));
+
+  registerMailpitRoutes(app, context);
+  registerMailhogRoutes(app, context);
+  registerOwnRoutes(app, context);
+  registerEvents(app, context);
+  for (const path of ['/api/v1/openapi.json', '/api/v1/swagger.json'])
+    app.get(path, { schema: { hide: true } }, () => app.swagger());
+  await app.ready();
+  return app;
+}
+
+function parseJsonBody(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (error: Error | null, body?: unknown) => void,
+) {
+  const text = body.toString();
+  if (text.trim() === '') return done(null, undefined);
+  try {
+    done(null, JSON.parse(text));
+  } catch {
+    done(new HttpError('TMS_BAD_REQUEST', 'The request body is not valid JSON'));
+  }
+}
+
+/**
+ * A browser page of another site may not drive the API or open the event stream (Mailpit's
+ * CVE-2026-22689, cross-site WebSocket hijacking): a request with an Origin must come from the
+ * same host it is addressed to, or from the one allowed origin.
+ */
+function originCheck(allowed: string | undefined) {
+  const allowedHost = allowed === undefined ? undefined : hostOf(allowed);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    const host = hostOf(origin);
+    const same = host !== undefined && host === request.headers.host?.toLowerCase();
+    if (same || (host !== undefined && host === allowedHost)) return;
+    await reply.code(403).send({ Error: `Cross-origin request from ${origin} refused`, code: 'TMS_ORIGIN' });
+  };
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin.includes('://') ? origin : `http://${origin}`).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+const probes = new Set(['/livez', '/readyz']);
+
+function basicAuth(credentials: { username: string; password: string }, corsEnabled: boolean) {
+  const expected = Buffer.from(`${credentials.username}:${credentials.password}`);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (probes.has(request.url.split('?')[0])) return;
+    // A browser sends no credentials with a CORS preflight.
+    if (corsEnabled && request.method === 'OPTIONS') return;
+    const match = /^Basic\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    const given = match ? Buffer.from(match[1], 'base64') : Buffer.alloc(0);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return;
+    await reply
+      .code(401)
+      .header('WWW-Authenticate', 'Basic realm="test-mail-server"')
+      .send({ Error: 'Unauthorized', code: 'TMS_UNAUTHORIZED' });
+  };
+}

@@ -1,0 +1,100 @@
+/** Mailpit's event WebSocket, over a real socket with the `ws` client, on the in-memory reader. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test, type TestContext } from 'node:test';
+import WebSocket from 'ws';
+import { createHttpServer } from '../../src/http/server.js';
+import { MemoryReader } from './memory-reader.js';
+
+interface Frame {
+  Type: string;
+  Data: Record<string, unknown> | null;
+}
+
+async function listen(t: TestContext) {
+  const reader = new MemoryReader();
+  const app = await createHttpServer({ reader, version: 'test' });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const { port } = app.server.address() as { port: number };
+  return { reader, port };
+}
+
+/** A client whose frames can be awaited one by one, by type. */
+async function connect(t: TestContext, port: number, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/api/events`, { headers });
+  t.after(() => socket.close());
+  const frames: Frame[] = [];
+  const waiting: Array<() => void> = [];
+  socket.on('message', (data: Buffer) => {
+    frames.push(JSON.parse(data.toString()) as Frame);
+    for (const wake of waiting.splice(0)) wake();
+  });
+  await once(socket, 'open');
+  const next = async (type: string): Promise<Frame> => {
+    for (;;) {
+      const index = frames.findIndex((frame) => frame.Type === type);
+      if (index >= 0) return frames.splice(index, 1)[0];
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+  };
+  return { next, frames };
+}
+
+test('a client gets stats on connecting', async (t) => {
+  const { port } = await listen(t);
+  const { next } = await connect(t, port);
+  assert.deepEqual((await next('stats')).Data, { Total: 0, Unread: 0, Version: 'test' });
+});
+
+test('a message to three recipients is one new event, with its summary', async (t) => {
+  const { reader, port } = await listen(t);
+  const { next, frames } = await connect(t, port);
+  await next('stats');
+  const copies = await reader.deliver(
+    'app@example.test',
+    ['a@x.test', 'b@x.test', 'c@x.test'],
+    'Subject: Hi\r\n\r\nyo\r\n',
+  );
+  await reader.deliver('app@example.test', ['d@x.test'], 'Subject: Second\r\n\r\nyo\r\n');
+  const first = await next('new');
+  assert.equal(first.Data?.ID, copies[0].transaction);
+  assert.equal(first.Data?.Subject, 'Hi');
+  assert.equal((await next('new')).Data?.Subject, 'Second', 'the next new event is the next message, not another copy');
+  assert.equal(frames.filter((frame) => frame.Type === 'new').length, 0);
+});
+
+test('flags changes are update events; deleting the last copy is delete, the last item truncate', async (t) => {
+  const { reader, port } = await listen(t);
+  const [a] = await reader.deliver('app@example.test', ['a@x.test', 'b@x.test'], 'Subject: A\r\n\r\n');
+  const [c] = await reader.deliver('app@example.test', ['c@x.test'], 'Subject: C\r\n\r\n');
+  const { next } = await connect(t, port);
+  await reader.setFlags({ mailbox: 'a@x.test', folder: 'INBOX' }, [a.number], 'add', ['Work']);
+  assert.deepEqual((await next('update')).Data, { ID: a.transaction, Read: false, Tags: ['Work'] });
+  await reader.remove({ mailbox: 'a@x.test', folder: 'INBOX' }, [a.number]);
+  await reader.remove({ mailbox: 'b@x.test', folder: 'INBOX' }, [1]);
+  assert.deepEqual((await next('delete')).Data, { ID: a.transaction });
+  await reader.remove({ mailbox: 'c@x.test', folder: 'INBOX' }, [c.number]);
+  assert.deepEqual(await next('truncate'), { Type: 'truncate', Data: null });
+});
+
+test('a WebSocket from another site is refused (cross-site WebSocket hijacking)', async (t) => {
+  const { port } = await listen(t);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/api/events`, { headers: { Origin: 'https://evil.test' } });
+  // Aborting the refused handshake reports an error of its own, which says nothing here.
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  const outcome = await new Promise((resolve) => {
+    socket.once('open', () => resolve('opened'));
+    socket.once('unexpected-response', (_request, response: { statusCode: number }) => resolve(response.statusCode));
+  });
+  assert.equal(outcome, 403);
+  socket.terminate();
+  await closed;
+});
+
+test('a WebSocket from the page the server serves is accepted', async (t) => {
+  const { port } = await listen(t);
+  const { next } = await connect(t, port, { Origin: `http://127.0.0.1:${port}` });
+  assert.equal((await next('stats')).Type, 'stats');
+});

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HeaderAddress, MessageSummary } from '../mailbox/reader.js';
-import type { MailAttachment, ParsedMessage } from '../testing/message.js';
+import type { MailAttachment, ParsedContent } from '../testing/message.js';
 import { bccOf, isRead, tagsOf, type Item } from './items.js';
 
 export interface MailpitAddress {
@@ -144,12 +144,12 @@ export function partId(index: number): string {
 }
 
 /** The part a part id names, or undefined. */
-export function findPart(message: ParsedMessage, id: string): MailAttachment | undefined {
+export function findPart(message: ParsedContent, id: string): MailAttachment | undefined {
   if (!/^[1-9]\d{0,5}$/.test(id)) return undefined;
   return message.attachments[Number(id) - 1];
 }
 
-export function mailpitMessage(item: Item, parsed: ParsedMessage, summary: MessageSummary): MailpitMessage {
+export function mailpitMessage(item: Item, parsed: ParsedContent, summary: MessageSummary): MailpitMessage {
   const [first] = item.copies;
   const parts = parsed.attachments.map((part, index) => ({ part, entry: attachment(part, index) }));
   const header = (name: string) => parsed.headers[name]?.[0]?.trim() ?? '';

@@ -89,8 +89,11 @@ export interface ParsedMessage extends MessageMeta {
   readonly links: readonly string[];
 }
 
+/** A parsed message without its flags, which change while its content does not. */
+export type ParsedContent = Omit<ParsedMessage, 'flags'>;
+
 /** Parses a stored file (its flags are the store's to add). */
-export async function parseMessage(raw: Buffer, meta: MessageMeta): Promise<Omit<ParsedMessage, 'flags'>> {
+export async function parseMessage(raw: Buffer, meta: MessageMeta): Promise<ParsedContent> {
   // Loaded on first use: a server that is never asked to parse (the CLI) saves its memory.
   const { default: PostalMime } = await import('postal-mime');
   const email = await PostalMime.parse(raw);

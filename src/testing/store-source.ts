@@ -5,7 +5,7 @@
  */
 import type { MailReader, StoreChange } from '../mailbox/reader.js';
 import { folderKey } from '../mailbox/message-index.js';
-import { flagsView, parseMessage, type MessageMeta, type ParsedMessage } from './message.js';
+import { flagsView, parseMessage, type MessageMeta, type ParsedContent, type ParsedMessage } from './message.js';
 import { messageKey, type MessageSource } from './source.js';
 
 /** Parsed messages kept, by their raw size; the least recently used go first. */
@@ -14,10 +14,10 @@ const maxCachedBytes = 64 * 1024 * 1024;
 interface CacheEntry {
   /** Its folder, as `folderKey` gives it. */
   readonly folder: string;
-  readonly message: Promise<Omit<ParsedMessage, 'flags'> | undefined>;
+  readonly message: Promise<ParsedContent | undefined>;
   size: number;
   /** The message once parsed, for `peek`. */
-  value?: Omit<ParsedMessage, 'flags'>;
+  value?: ParsedContent;
 }
 
 export class StoreSource implements MessageSource {
@@ -66,12 +66,12 @@ export class StoreSource implements MessageSource {
   }
 
   /** Flags change; the rest of a parsed message does not. Undefined flags: it was removed meanwhile. */
-  private withFlags(message: Omit<ParsedMessage, 'flags'>): ParsedMessage | undefined {
+  private withFlags(message: ParsedContent): ParsedMessage | undefined {
     const entry = this.store.message(message);
     return entry && { ...message, flags: flagsView(entry.flags) };
   }
 
-  private parse(meta: MessageMeta): Promise<Omit<ParsedMessage, 'flags'> | undefined> {
+  private parse(meta: MessageMeta): Promise<ParsedContent | undefined> {
     const key = messageKey(meta);
     const cached = this.parsed.get(key);
     if (cached) {
@@ -98,7 +98,7 @@ export class StoreSource implements MessageSource {
     return entry.message;
   }
 
-  private async read(meta: MessageMeta): Promise<Omit<ParsedMessage, 'flags'> | undefined> {
+  private async read(meta: MessageMeta): Promise<ParsedContent | undefined> {
     const raw = await this.store.read(meta);
     return raw && parseMessage(raw, meta);
   }

@@ -243,6 +243,20 @@ export class MemoryReader extends EventEmitter<StoreEvents> implements MailReade
     return this.remove(folder, deleted);
   }
 
+  async removeAll(): Promise<void> {
+    for (const mailbox of this.mailboxes()) {
+      for (const folder of this.folders(mailbox))
+        await this.remove(
+          folder,
+          this.messages(folder).map((m) => m.number),
+        );
+    }
+  }
+
+  refresh(): Promise<void> {
+    return Promise.resolve();
+  }
+
   watch(scope: FolderRef | { readonly mailbox: string } | 'all', listener: (change: StoreChange) => void): Watch {
     const inScope = (ref: { mailbox: string; folder: string }) =>
       scope === 'all' || (ref.mailbox === scope.mailbox && (!('folder' in scope) || ref.folder === scope.folder));
@@ -256,7 +270,7 @@ export class MemoryReader extends EventEmitter<StoreEvents> implements MailReade
 
 /** A summary made the way the store's contract describes it, from our parser. */
 async function summarize(raw: Buffer, message: IndexedMessage): Promise<MessageSummary> {
-  const parsed = await parseMessage(raw, message.mailbox, message.number);
+  const parsed = await parseMessage(raw, message);
   const body = parsed.html !== undefined ? parsed.html.replace(/<[^>]*>/g, ' ') : (parsed.text ?? '');
   const plain = body.replace(/\s+/g, ' ').trim();
   const header = (name: string) => parsed.headers[name]?.join(' ') ?? '';

@@ -154,7 +154,7 @@ test('an item is read once every copy is, and its tags are the keywords of its c
 test('a Mailpit message splits inline parts from attachments and gives checksums', async () => {
   const { reader, item } = await deliverOrder();
   const [first] = item.copies;
-  const parsed = await parseMessage((await reader.read(first))!, first.mailbox, first.number);
+  const parsed = await parseMessage((await reader.read(first))!, first);
   const message = mailpitMessage(item, parsed, first.summary!);
   assert.equal(message.ReturnPath, 'shop@example.test');
   assert.equal(message.Date, '2026-03-01T09:59:00.000Z');

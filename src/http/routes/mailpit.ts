@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaultMaxMessageSize } from '../../defaults.js';
-import { parseMessage, type ParsedMessage } from '../../testing/message.js';
+import { parseMessage, type ParsedContent } from '../../testing/message.js';
 import { HttpError, notFound } from '../errors.js';
 import { isRead, tagsOf, type Item } from '../items.js';
 import { MailpitChaos } from '../mailpit-chaos.js';
@@ -120,11 +120,11 @@ function registerListing(app: FastifyInstance, { view }: HttpContext): void {
 function registerMessage(app: FastifyInstance, context: HttpContext): void {
   const { view, options } = context;
   const resolve = (id: string, query: LatestQuery) => view.resolve(id, query.query, { timeZone: query.tz });
-  const parsed = async (item: Item): Promise<ParsedMessage> => {
+  const parsed = async (item: Item): Promise<ParsedContent> => {
     const [first] = item.copies;
     const raw = await options.reader.read(first);
     if (raw === undefined) throw notFound();
-    return parseMessage(raw, first.mailbox, first.number);
+    return parseMessage(raw, first);
   };
   const markRead = async (item: Item) => {
     if (!isRead(item)) await view.setRead([item], true);
@@ -222,7 +222,7 @@ function registerMessage(app: FastifyInstance, context: HttpContext): void {
 }
 
 /** `cid:` references rewritten to the part route, as Mailpit's HTML view does. */
-function withPartLinks(html: string, message: ParsedMessage, id: string): string {
+function withPartLinks(html: string, message: ParsedContent, id: string): string {
   return html.replace(/(["'(])cid:([^"')\s]+)/gi, (whole, quote: string, cid: string) => {
     const index = message.attachments.findIndex((part) => part.contentId === cid);
     return index < 0 ? whole : `${quote}/api/v1/message/${id}/part/${partId(index)}`;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from './chaos/cli.js';
-import { defaultMaxMessageSize } from './defaults.js';
+import { cliDefaults, defaults } from './defaults.js';
 import type { TestMailServerOptions } from './index.js';
 import { createLogger, parseLogLevel, type LogLevel } from './log.js';
 import type { ServerThreadReport, StopRequest } from './server-worker.js';
@@ -26,12 +26,16 @@ interface OptionSpec {
 
 /** Each option, its environment variable and its help line: the one source for parsing and --help. */
 const optionSpecs = {
-  host: { env: 'TMS_HOST', value: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
-  'smtp-port': { env: 'TMS_SMTP_PORT', value: 'PORT', help: 'SMTP port (default 8025; 0 picks a free port)' },
+  host: { env: 'TMS_HOST', value: 'ADDR', help: `address to listen on (default ${defaults.host})` },
+  'smtp-port': {
+    env: 'TMS_SMTP_PORT',
+    value: 'PORT',
+    help: `SMTP port (default ${cliDefaults.smtpPort}; 0 picks a free port)`,
+  },
   'max-message-size': {
     env: 'TMS_MAX_MESSAGE_SIZE',
     value: 'BYTES',
-    help: `largest message accepted (default ${defaultMaxMessageSize})`,
+    help: `largest message accepted (default ${defaults.maxMessageSize})`,
   },
   tls: {
     env: 'TMS_TLS',
@@ -48,17 +52,17 @@ const optionSpecs = {
   'imap-port': {
     env: 'TMS_IMAP_PORT',
     value: 'PORT',
-    help: 'IMAP port (default 8143; reserved: the IMAP server is not built yet)',
+    help: `IMAP port (default ${cliDefaults.imapPort}; reserved: the IMAP server is not built yet)`,
   },
   'pop3-port': {
     env: 'TMS_POP3_PORT',
     value: 'PORT',
-    help: 'POP3 port (default 8110; reserved: the POP3 server is not built yet)',
+    help: `POP3 port (default ${cliDefaults.pop3Port}; reserved: the POP3 server is not built yet)`,
   },
   'http-port': {
     env: 'TMS_HTTP_PORT',
     value: 'PORT',
-    help: 'web UI and API port (default 8080; reserved: not built yet)',
+    help: `web UI and API port (default ${cliDefaults.httpPort}; reserved: not built yet)`,
   },
   chaos: { env: 'TMS_CHAOS', value: 'RULE', multiple: true, help: chaosOptionHelp },
   help: { env: '', boolean: true, help: 'show this help' },
@@ -85,7 +89,7 @@ function helpText(): string {
 A mail server for testing: accepts SMTP from any client and delivers a copy of every
 message to each recipient's MH mailbox, MAIL_DIR/<domain>/<local-part>/<N>.
 
-MAIL_DIR defaults to ./mail [MAIL_DIR]; it is created if missing.
+MAIL_DIR defaults to ./${cliDefaults.mailDir} [MAIL_DIR]; it is created if missing.
 
 Options (each also settable by the environment variable in brackets):
 ${lines.join('\n')}
@@ -176,9 +180,9 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   return {
     kind: 'run',
     options: {
-      mailDir: parsed.positionals[0] ?? (env.MAIL_DIR || 'mail'),
-      host: given('host') ?? '127.0.0.1',
-      smtpPort: optional('smtp-port', port) ?? 8025,
+      mailDir: parsed.positionals[0] ?? (env.MAIL_DIR || cliDefaults.mailDir),
+      host: given('host') ?? defaults.host,
+      smtpPort: optional('smtp-port', port) ?? cliDefaults.smtpPort,
       smtpsPort: optional('smtps-port', port),
       maxMessageSize: optional('max-message-size', positiveInteger),
       tls: optional('tls', flag) ?? false,

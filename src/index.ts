@@ -13,7 +13,7 @@ import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
 import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
-import { defaultMaxMessageSize } from './defaults.js';
+import { defaults } from './defaults.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -65,7 +65,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   // Before anything starts: a bad rule throws ChaosRuleError and leaves nothing behind.
   const chaos = new Chaos({ log });
   for (const rule of options.chaos ?? []) chaos.add(rule);
-  const host = options.host ?? '127.0.0.1';
+  const host = options.host ?? defaults.host;
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
   const store = await MailStore.open(mailDir, log);
@@ -80,14 +80,14 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     store,
     log,
     host,
-    port: options.smtpPort ?? 0,
+    port: options.smtpPort ?? defaults.smtpPort,
     smtpsPort: options.smtpsPort,
     tls: credentials,
     offerStartTls: options.tls === true || options.tlsCert !== undefined,
     serverName: os.hostname() || 'localhost',
-    maxMessageSize: options.maxMessageSize ?? defaultMaxMessageSize,
-    maxRecipients: options.maxRecipients ?? 1000,
-    idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+    maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
+    maxRecipients: options.maxRecipients ?? defaults.maxRecipients,
+    idleTimeoutMs: options.idleTimeoutMs ?? defaults.idleTimeoutMs,
     gate: chaos.gate,
   });
   try {
@@ -124,7 +124,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   };
 }
 
-export { defaultMaxMessageSize } from './defaults.js';
+export { defaults } from './defaults.js';
 export { PortInUseError } from './listen.js';
 export type { LogLevel } from './log.js';
 export type { StoredMessage, Envelope } from './mailbox/store.js';

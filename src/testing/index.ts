@@ -17,4 +17,4 @@ export {
 } from './message.js';
 export { compareMeta, messageKey, type MessageSource } from './source.js';
 export { StoreSource } from './store-source.js';
-export { defaultTimeout, MailTimeoutError, waitForMessages, type ArrivedMessage, type WaitOptions } from './waiter.js';
+export { MailTimeoutError, waitForMessages, type ArrivedMessage, type WaitOptions } from './waiter.js';

@@ -3,6 +3,7 @@
  * event-driven (no polling, no sleeps). The source is subscribed to before the stored messages
  * are listed, so a message arriving in between is seen (once) rather than missed.
  */
+import { defaults } from '../defaults.js';
 import { assertFilter, describeFilter, matches, matchesMeta, type MessageFilter } from './filter.js';
 import type { MessageMeta, ParsedMessage } from './message.js';
 import { messageKey, type MessageSource } from './source.js';
@@ -13,8 +14,6 @@ export interface WaitOptions {
   /** Stops waiting early: the promise rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }
-
-export const defaultTimeout = 5000;
 
 /** One line of a timeout report. */
 export interface ArrivedMessage {
@@ -87,7 +86,7 @@ export function waitForMessages(
   assertFilter(filter);
   if (!Number.isSafeInteger(count) || count < 1)
     return Promise.reject(new RangeError(`count must be a positive integer, got ${count}`));
-  const timeout = options.timeout ?? defaultTimeout;
+  const timeout = options.timeout ?? defaults.waitTimeoutMs;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)
     return Promise.reject(new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`));
   const signal = options.signal;

@@ -125,7 +125,9 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
 }
 
 export { defaults } from './defaults.js';
-export { PortInUseError } from './listen.js';
+export { errorCodes, type ErrorCode } from './errors.js';
+export { PortInUseError, type ListenerName } from './listen.js';
+export { TlsFilesError } from './tls.js';
 export type { LogLevel } from './log.js';
 export type { StoredMessage, Envelope } from './mailbox/store.js';
 export { MailStore } from './mailbox/store.js';

@@ -81,6 +81,24 @@ test('a port in use: one line naming the address and the option, exit 1', async 
   }
 });
 
+test('the SMTPS port in use: the line names --smtps-port, the option that moves that listener', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const cli = CliProcess.start([await tempDir(), '--smtp-port', '0', '--smtps-port', String(port)], {
+      LOG_LEVEL: 'error',
+    });
+    assert.equal(await cli.exited, 1);
+    assert.equal(
+      cli.stderr,
+      `test-mail-server: 127.0.0.1:${port} is already in use (choose another port with --smtps-port)\n`,
+    );
+  } finally {
+    blocker.close();
+  }
+});
+
 test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MAIL_DIR is created 0750', async () => {
   const parent = await tempDir();
   const mailDir = path.join(parent, 'nested', 'mail');

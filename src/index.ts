@@ -62,9 +62,17 @@ export interface TestMailServer extends MailClient {
 
 export async function startTestMailServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
   const log: Logger = createLogger(options.logLevel ?? 'warning', options.logWriter);
-  // Before anything starts: a bad rule throws ChaosRuleError and leaves nothing behind.
+  // Before anything starts: a bad rule (ChaosRuleError) or TLS file (TlsFilesError) leaves nothing behind.
   const chaos = new Chaos({ log });
   for (const rule of options.chaos ?? []) chaos.add(rule);
+  const wantsTls =
+    options.tls === true ||
+    options.smtpsPort !== undefined ||
+    options.tlsCert !== undefined ||
+    options.tlsKey !== undefined;
+  const credentials = wantsTls
+    ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
+    : undefined;
   const host = options.host ?? defaults.host;
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
@@ -72,10 +80,6 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   // Watching from the start: each delivery's envelope and arrival time are known to the waiters.
   const messageSource = new StoreSource(store);
   const mailClient = createMailClient(messageSource);
-  const wantsTls = options.tls === true || options.smtpsPort !== undefined || options.tlsCert !== undefined;
-  const credentials = wantsTls
-    ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
-    : undefined;
   const smtp = new SmtpServer({
     store,
     log,

@@ -3,6 +3,7 @@
  * `-f ADDR`), with the many flags a real MTA would act on accepted and ignored so this drops in
  * as PHP's `sendmail_path`, cron's mailer or git send-email's `--smtp-server`.
  */
+import { unknownOptionText } from '../cli/suggest.js';
 import { sendmailDefaults } from '../defaults.js';
 
 /** sysexits.h codes this command uses. */
@@ -43,6 +44,8 @@ export class SendmailUsageError extends Error {
   override name = 'SendmailUsageError';
 }
 
+/** The long options, besides the single-letter flags. */
+const longOptions = ['smtp', 'help'];
 /** Flags that take no value; those not listed in `actions` are accepted and ignored. */
 const plainFlags = new Set(['t', 'i', 'v', 'c', 'G', 'I', 'm', 'n', 's', 'T', 'U']);
 /** Flags that take a value (in the same word or the next); ignored unless handled below. */
@@ -94,7 +97,7 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
       smtpText = value;
       continue;
     }
-    if (arg.startsWith('--')) throw new SendmailUsageError(`unknown option ${arg}`);
+    if (arg.startsWith('--')) throw new SendmailUsageError(unknownOptionText(arg, longOptions));
     if (!arg.startsWith('-') || arg === '-') {
       recipients.push(arg);
       continue;

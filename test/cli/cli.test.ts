@@ -62,7 +62,17 @@ test('a bad option or value: one line with a hint to --help, exit 2', async () =
   }
   const badEnv = CliProcess.start([], { TMS_SMTP_PORT: 'x' });
   assert.equal(await badEnv.exited, 2);
-  assert.match(badEnv.stderr, /--smtp-port must be a port number/);
+  assert.match(badEnv.stderr, /^test-mail-server: TMS_SMTP_PORT must be a port number/);
+});
+
+test('an unknown option: one line naming it and the closest valid option, with the --help hint, exit 2', async () => {
+  const cli = CliProcess.start(['--smtp-prot', '2525']);
+  assert.equal(await cli.exited, 2);
+  assert.equal(
+    cli.stderr,
+    'test-mail-server: unknown option --smtp-prot; did you mean --smtp-port? (see test-mail-server --help)\n',
+  );
+  assert.equal(cli.stdout, '');
 });
 
 test('a port in use: one line naming the address and the option, exit 1', async () => {

@@ -13,7 +13,7 @@ import { unknownOptionText } from './suggest.js';
 
 export const program = 'test-mail-server';
 
-interface OptionSpec {
+export interface OptionSpec {
   /** The environment variable that sets it when the command line does not. */
   readonly env?: string;
   /** The value's name in `--help`; none for a switch. */

@@ -1,7 +1,7 @@
 /**
  * The error codes: every error the package throws at its users carries one as `code`, stable
  * across releases, so callers (and, later, the HTTP API's JSON) branch on the code rather than on
- * the text. Each code lists the error names it comes with; `docs/errors.md` says when each is
+ * the text. Each code lists the error names it comes with; the README's "Errors" says when each is
  * thrown (a test keeps the two in step). The classes stay beside the code that throws them.
  */
 export const errorCodes = {

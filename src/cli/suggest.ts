@@ -11,7 +11,7 @@ export function unknownOptionText(word: string, longOptions: readonly string[]):
  * The candidate nearest to `word` (case aside), if near enough to be a typo of it: at most one
  * edit per three characters, so `smtp-prot` finds `smtp-port` and `frobnicate` finds nothing.
  */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
+function closest(word: string, candidates: readonly string[]): string | undefined {
   const typed = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(typed.length / 3)) + 1;

@@ -13,7 +13,7 @@ import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
 import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
-import { defaultMaxMessageSize } from './defaults.js';
+import { defaults } from './defaults.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -62,32 +62,36 @@ export interface TestMailServer extends MailClient {
 
 export async function startTestMailServer(options: TestMailServerOptions = {}): Promise<TestMailServer> {
   const log: Logger = createLogger(options.logLevel ?? 'warning', options.logWriter);
-  // Before anything starts: a bad rule throws ChaosRuleError and leaves nothing behind.
+  // Before anything starts: a bad rule (ChaosRuleError) or TLS file (TlsFilesError) leaves nothing behind.
   const chaos = new Chaos({ log });
   for (const rule of options.chaos ?? []) chaos.add(rule);
-  const host = options.host ?? '127.0.0.1';
+  const wantsTls =
+    options.tls === true ||
+    options.smtpsPort !== undefined ||
+    options.tlsCert !== undefined ||
+    options.tlsKey !== undefined;
+  const credentials = wantsTls
+    ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
+    : undefined;
+  const host = options.host ?? defaults.host;
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
   const store = await MailStore.open(mailDir, log);
   // Watching from the start: each delivery's envelope and arrival time are known to the waiters.
   const messageSource = new StoreSource(store);
   const mailClient = createMailClient(messageSource);
-  const wantsTls = options.tls === true || options.smtpsPort !== undefined || options.tlsCert !== undefined;
-  const credentials = wantsTls
-    ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
-    : undefined;
   const smtp = new SmtpServer({
     store,
     log,
     host,
-    port: options.smtpPort ?? 0,
+    port: options.smtpPort ?? defaults.smtpPort,
     smtpsPort: options.smtpsPort,
     tls: credentials,
     offerStartTls: options.tls === true || options.tlsCert !== undefined,
     serverName: os.hostname() || 'localhost',
-    maxMessageSize: options.maxMessageSize ?? defaultMaxMessageSize,
-    maxRecipients: options.maxRecipients ?? 1000,
-    idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+    maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
+    maxRecipients: options.maxRecipients ?? defaults.maxRecipients,
+    idleTimeoutMs: options.idleTimeoutMs ?? defaults.idleTimeoutMs,
     gate: chaos.gate,
   });
   try {
@@ -124,8 +128,10 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   };
 }
 
-export { defaultMaxMessageSize } from './defaults.js';
-export { PortInUseError } from './listen.js';
+export { defaults } from './defaults.js';
+export { errorCodes, type ErrorCode } from './errors.js';
+export { PortInUseError, type ListenerName } from './listen.js';
+export { TlsFilesError } from './tls.js';
 export type { LogLevel } from './log.js';
 export type { Envelope } from './mailbox/store.js';
 export type * from './mailbox/reader.js';

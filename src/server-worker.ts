@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
+import { describeFailure as describe } from './cli/failures.js';
 import { startTestMailServer, type TestMailServerOptions } from './index.js';
 
 /** What the server thread tells the CLI: why it failed (then it ends). */
@@ -19,7 +20,6 @@ const interruptBudget = 8000;
 
 const port = parentPort!;
 const report = (message: ServerThreadReport) => port.postMessage(message);
-const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 try {
   // Log lines go straight to stderr: a worker's process.stderr is relayed by the main thread, later.

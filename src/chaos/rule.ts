@@ -12,6 +12,7 @@
  */
 
 import { inspect } from 'node:util';
+import type { ErrorCode } from '../errors.js';
 import { smtpPhases, type Phase } from '../smtp/gate.js';
 
 /** The SMTP session's own phases: a rule can name exactly those. */
@@ -60,6 +61,7 @@ export interface ChaosRuleJson extends Omit<ChaosRule, 'from' | 'to'> {
 /** A rule that is not valid; the message is one line, naming the problem and the bad value. */
 export class ChaosRuleError extends Error {
   override name = 'ChaosRuleError';
+  readonly code = 'TMS_CHAOS_RULE' satisfies ErrorCode;
 }
 
 /** Longest delay accepted: setTimeout's limit (about 24.8 days). */

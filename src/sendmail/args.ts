@@ -3,6 +3,8 @@
  * `-f ADDR`), with the many flags a real MTA would act on accepted and ignored so this drops in
  * as PHP's `sendmail_path`, cron's mailer or git send-email's `--smtp-server`.
  */
+import { unknownOptionText } from '../cli/suggest.js';
+import { sendmailDefaults } from '../defaults.js';
 
 /** sysexits.h codes this command uses. */
 export const exitCodes = {
@@ -20,9 +22,6 @@ export const exitCodes = {
   /** The server's reply made no sense. */
   protocol: 76,
 } as const;
-
-export const defaultSmtpHost = '127.0.0.1';
-export const defaultSmtpPort = 8025;
 
 export interface SendmailArgs {
   readonly help: boolean;
@@ -45,6 +44,8 @@ export class SendmailUsageError extends Error {
   override name = 'SendmailUsageError';
 }
 
+/** The long options, besides the single-letter flags. */
+const longOptions = ['smtp', 'help'];
 /** Flags that take no value; those not listed in `actions` are accepted and ignored. */
 const plainFlags = new Set(['t', 'i', 'v', 'c', 'G', 'I', 'm', 'n', 's', 'T', 'U']);
 /** Flags that take a value (in the same word or the next); ignored unless handled below. */
@@ -96,7 +97,7 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
       smtpText = value;
       continue;
     }
-    if (arg.startsWith('--')) throw new SendmailUsageError(`unknown option ${arg}`);
+    if (arg.startsWith('--')) throw new SendmailUsageError(unknownOptionText(arg, longOptions));
     if (!arg.startsWith('-') || arg === '-') {
       recipients.push(arg);
       continue;
@@ -139,20 +140,21 @@ export function parseSendmailArgs(argv: readonly string[], env: NodeJS.ProcessEn
 
 /** `HOST:PORT`, `[IPv6]:PORT`, `PORT`, `HOST` or a bare IPv6 address; default 127.0.0.1:8025. */
 export function parseSmtpAddress(text: string | undefined): { host: string; port: number } {
-  if (text === undefined) return { host: defaultSmtpHost, port: defaultSmtpPort };
+  const fallback = sendmailDefaults.server;
+  if (text === undefined) return fallback;
   const trimmed = text.trim();
   const bad = () =>
-    new SendmailUsageError(`--smtp must be HOST:PORT, such as ${defaultSmtpHost}:${defaultSmtpPort}, not "${text}"`);
+    new SendmailUsageError(`--smtp must be HOST:PORT, such as ${fallback.host}:${fallback.port}, not "${text}"`);
   const port = (digits: string | undefined) => {
-    if (digits === undefined) return defaultSmtpPort;
+    if (digits === undefined) return fallback.port;
     const value = Number(digits);
     if (value < 1 || value > 65535) throw bad();
     return value;
   };
-  if (/^\d+$/.test(trimmed)) return { host: defaultSmtpHost, port: port(trimmed) };
+  if (/^\d+$/.test(trimmed)) return { host: fallback.host, port: port(trimmed) };
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
   if (bracketed) return { host: bracketed[1], port: port(bracketed[2]) };
-  if (/^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(trimmed)) return { host: trimmed, port: defaultSmtpPort };
+  if (/^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(trimmed)) return { host: trimmed, port: fallback.port };
   const plain = /^([^:\s]+)(?::(\d+))?$/.exec(trimmed);
   if (!plain) throw bad();
   return { host: plain[1], port: port(plain[2]) };

@@ -4,14 +4,8 @@
  * Silent on success; one line per problem on standard error; sysexits exit codes.
  */
 import * as os from 'node:os';
-import {
-  defaultSmtpHost,
-  defaultSmtpPort,
-  exitCodes,
-  parseSendmailArgs,
-  SendmailUsageError,
-  type SendmailArgs,
-} from './args.js';
+import { sendmailDefaults } from '../defaults.js';
+import { exitCodes, parseSendmailArgs, SendmailUsageError, type SendmailArgs } from './args.js';
 import { SmtpClient, SmtpConnectionError, type SmtpReply } from './client.js';
 import {
   dataPayload,
@@ -48,7 +42,7 @@ Options:
                      $USER@${localDomain} (LOGNAME, then the login name, if USER is unset)
   -F NAME            display name for the From header that is added when the message has none
   -v                 show the SMTP conversation on standard error
-  --smtp HOST:PORT   the server (default ${defaultSmtpHost}:${defaultSmtpPort}) [TMS_SMTP]
+  --smtp HOST:PORT   the server (default ${sendmailDefaults.server.host}:${sendmailDefaults.server.port}) [TMS_SMTP]
   --help             show this help
 Accepted and ignored: -oX... (e.g. -odi, -oem), -bm, -B, -C, -d, -e, -h, -L, -N, -O, -p, -R, -V,
 -X, -A (each with its value), and -c, -G, -I, -m, -n, -s, -T, -U.

@@ -51,7 +51,7 @@ export class SmtpServer {
     };
     const plain = net.createServer({ noDelay: true }, (socket) => this.open(socket, settings));
     this.listeners.push(plain);
-    this.port = await listen(plain, host, this.options.port, '--smtp-port');
+    this.port = await listen(plain, host, this.options.port, 'smtp');
     log.info(`SMTP listening on ${host}:${this.port}${settings.startTls ? ' (STARTTLS offered)' : ''}`);
     if (this.options.smtpsPort !== undefined && credentials) {
       const implicit = tls.createServer(credentials, (socket) =>
@@ -59,7 +59,7 @@ export class SmtpServer {
       );
       implicit.on('tlsClientError', (error) => log.debug(`SMTPS handshake failed: ${error.message}`));
       this.listeners.push(implicit);
-      this.smtpsPort = await listen(implicit, host, this.options.smtpsPort, '--smtps-port');
+      this.smtpsPort = await listen(implicit, host, this.options.smtpsPort, 'smtps');
       log.info(`SMTPS listening on ${host}:${this.smtpsPort}`);
     }
   }

@@ -3,6 +3,7 @@
  * addresses that keep parallel tests apart. `startTestMailServer` puts these methods on its handle.
  */
 import { randomBytes } from 'node:crypto';
+import { codedError, type ErrorCode } from '../errors.js';
 import { assertFilter, matches, matchesMeta, type MessageFilter } from './filter.js';
 import type { ParsedMessage } from './message.js';
 import type { MessageSource } from './source.js';
@@ -41,7 +42,9 @@ export const testAddressDomain = 'example.test';
 /** See `MailClient.createAddress`. */
 export function createAddress(prefix = 'test'): string {
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*$/.test(prefix) || prefix.length > 64) {
-    throw new TypeError(
+    throw codedError(
+      TypeError,
+      'TMS_INVALID_ARGUMENT',
       `createAddress: prefix must be letters, digits, "_", "+", "-" and single inner dots (at most 64), got ${JSON.stringify(prefix)}`,
     );
   }
@@ -50,6 +53,7 @@ export function createAddress(prefix = 'test'): string {
 
 export class MailClientClosedError extends Error {
   override readonly name = 'MailClientClosedError';
+  readonly code = 'TMS_CLIENT_CLOSED' satisfies ErrorCode;
   constructor() {
     super('The mail server was closed while waiting for mail');
   }

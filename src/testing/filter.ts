@@ -3,6 +3,7 @@
  * nothing about where messages come from, so a local store and a remote server share it.
  */
 import { inspect } from 'node:util';
+import { codedError } from '../errors.js';
 import type { MailAddress, MessageMeta, ParsedMessage } from './message.js';
 
 /**
@@ -50,19 +51,21 @@ export interface MessageFilter {
 const matcherKeys = ['to', 'cc', 'bcc', 'from', 'subject', 'text', 'html', 'mailbox'] as const;
 const filterKeys = new Set<string>([...matcherKeys, 'since']);
 
+const invalidFilter = (message: string) => codedError(TypeError, 'TMS_INVALID_FILTER', message);
+
 /** Throws a TypeError for an unknown key (a typo would otherwise match everything) or a value of the wrong kind. */
 export function assertFilter(filter: unknown): asserts filter is MessageFilter {
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter))
-    throw new TypeError(`A message filter must be an object, got ${inspect(filter)}`);
+    throw invalidFilter(`A message filter must be an object, got ${inspect(filter)}`);
   for (const [key, value] of Object.entries(filter)) {
     if (!filterKeys.has(key))
-      throw new TypeError(`Unknown message filter key "${key}"; known keys: ${[...filterKeys].join(', ')}`);
+      throw invalidFilter(`Unknown message filter key "${key}"; known keys: ${[...filterKeys].join(', ')}`);
     if (value === undefined) continue;
     if (key === 'since') {
       if (!(value instanceof Date) || Number.isNaN(value.getTime()))
-        throw new TypeError(`Message filter "since" must be a valid Date, got ${inspect(value)}`);
+        throw invalidFilter(`Message filter "since" must be a valid Date, got ${inspect(value)}`);
     } else if (typeof value !== 'string' && !(value instanceof RegExp) && typeof value !== 'function') {
-      throw new TypeError(`Message filter "${key}" must be a string, a RegExp or a function, got ${inspect(value)}`);
+      throw invalidFilter(`Message filter "${key}" must be a string, a RegExp or a function, got ${inspect(value)}`);
     }
   }
 }

@@ -18,4 +18,4 @@ export {
 } from './message.js';
 export { messageKey, type MessageSource } from './source.js';
 export { StoreSource } from './store-source.js';
-export { defaultTimeout, MailTimeoutError, waitForMessages, type ArrivedMessage, type WaitOptions } from './waiter.js';
+export { MailTimeoutError, waitForMessages, type ArrivedMessage, type WaitOptions } from './waiter.js';

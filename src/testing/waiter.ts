@@ -3,6 +3,8 @@
  * event-driven (no polling, no sleeps). The source is subscribed to before the stored messages
  * are listed, so a message arriving in between is seen (once) rather than missed.
  */
+import { defaults } from '../defaults.js';
+import { codedError, type ErrorCode } from '../errors.js';
 import { assertFilter, describeFilter, matches, matchesMeta, type MessageFilter } from './filter.js';
 import type { MessageMeta, ParsedMessage } from './message.js';
 import { messageKey, type MessageSource } from './source.js';
@@ -13,8 +15,6 @@ export interface WaitOptions {
   /** Stops waiting early: the promise rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }
-
-export const defaultTimeout = 5000;
 
 /** One line of a timeout report. */
 export interface ArrivedMessage {
@@ -30,6 +30,7 @@ export interface ArrivedMessage {
 /** Thrown when no (or not enough) messages matched in time; its text lists what did arrive. */
 export class MailTimeoutError extends Error {
   override readonly name = 'MailTimeoutError';
+  readonly code = 'TMS_TIMEOUT' satisfies ErrorCode;
 
   constructor(
     readonly filter: MessageFilter,
@@ -73,6 +74,8 @@ function timeoutText(
   return lines.join('\n');
 }
 
+const outOfRange = (message: string) => codedError(RangeError, 'TMS_INVALID_ARGUMENT', message);
+
 /**
  * Resolves with the first `count` distinct stored copies matching `filter`, oldest first:
  * already stored ones, then arrivals in the order they are stored. Rejects with a
@@ -86,10 +89,10 @@ export function waitForMessages(
 ): Promise<ParsedMessage[]> {
   assertFilter(filter);
   if (!Number.isSafeInteger(count) || count < 1)
-    return Promise.reject(new RangeError(`count must be a positive integer, got ${count}`));
-  const timeout = options.timeout ?? defaultTimeout;
+    return Promise.reject(outOfRange(`count must be a positive integer, got ${count}`));
+  const timeout = options.timeout ?? defaults.waitTimeoutMs;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)
-    return Promise.reject(new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`));
+    return Promise.reject(outOfRange(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`));
   const signal = options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
 

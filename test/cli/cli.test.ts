@@ -62,24 +62,50 @@ test('a bad option or value: one line with a hint to --help, exit 2', async () =
   }
   const badEnv = CliProcess.start([], { TMS_SMTP_PORT: 'x' });
   assert.equal(await badEnv.exited, 2);
-  assert.match(badEnv.stderr, /--smtp-port must be a port number/);
+  assert.match(badEnv.stderr, /^test-mail-server: TMS_SMTP_PORT must be a port number/);
 });
 
-test('a port in use: one line naming the address and the option, exit 1', async () => {
+test('an unknown option: one line naming it and the closest valid option, with the --help hint, exit 2', async () => {
+  const cli = CliProcess.start(['--smtp-prot', '2525']);
+  assert.equal(await cli.exited, 2);
+  assert.equal(
+    cli.stderr,
+    'test-mail-server: unknown option --smtp-prot; did you mean --smtp-port? (see test-mail-server --help)\n',
+  );
+  assert.equal(cli.stdout, '');
+});
+
+/** Runs `body` with a port that another server holds, released afterwards. */
+async function withPortTaken(body: (port: number) => Promise<void>): Promise<void> {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-  const port = (blocker.address() as net.AddressInfo).port;
   try {
+    await body((blocker.address() as net.AddressInfo).port);
+  } finally {
+    blocker.close();
+  }
+}
+
+test('a port in use: one line naming the address and the option, exit 1', () =>
+  withPortTaken(async (port) => {
     const cli = CliProcess.start([await tempDir(), '--smtp-port', String(port)], { LOG_LEVEL: 'error' });
     assert.equal(await cli.exited, 1);
     assert.equal(
       cli.stderr,
       `test-mail-server: 127.0.0.1:${port} is already in use (choose another port with --smtp-port)\n`,
     );
-  } finally {
-    blocker.close();
-  }
-});
+  }));
+
+test('the SMTPS port in use: the line names --smtps-port, the option that moves that listener', () =>
+  withPortTaken(async (port) => {
+    const args = [await tempDir(), '--smtp-port', '0', '--smtps-port', String(port)];
+    const cli = CliProcess.start(args, { LOG_LEVEL: 'error' });
+    assert.equal(await cli.exited, 1);
+    assert.equal(
+      cli.stderr,
+      `test-mail-server: 127.0.0.1:${port} is already in use (choose another port with --smtps-port)\n`,
+    );
+  }));
 
 test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MAIL_DIR is created 0750', async () => {
   const parent = await tempDir();

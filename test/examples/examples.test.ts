@@ -4,12 +4,13 @@
  * `test-mail-server` inside this package through its `exports`, i.e. dist/, built by `prepare`).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestMailServer } from '../../src/index.js';
 import { repoRoot, tempDir } from '../helpers.js';
+import { pythonWithDjango } from '../preflight.js';
 
 interface Outcome {
   code: number | null;
@@ -51,14 +52,6 @@ const examples = [
 ];
 
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
-
-/** A Python that has Django: $PYTHON, python3 on PATH, or Debian's /usr/bin/python3 (apt package python3-django). */
-function pythonWithDjango(): string | undefined {
-  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(
-    (c): c is string => c !== undefined && c !== '',
-  );
-  return candidates.find((python) => spawnSync(python, ['-c', 'import django'], { stdio: 'ignore' }).status === 0);
-}
 
 describe('examples/ (README "Use it in tests")', { concurrency: true }, () => {
   test('the package is built, so the examples can import test-mail-server by name', () => {
@@ -111,7 +104,7 @@ describe('examples/ (README "Use it in tests")', { concurrency: true }, () => {
   });
 
   test('Django example (EMAIL_PORT, reading MAIL_DIR with mailbox.MH)', async () => {
-    const python = pythonWithDjango();
+    const python = await pythonWithDjango();
     assert.ok(
       python,
       'Django is not installed for python3: apt-get install python3-django (or set PYTHON to an interpreter that has it)',

@@ -101,6 +101,8 @@ test('parseSendmailArgs: --smtp and TMS_SMTP; bad usage throws SendmailUsageErro
     [['--smtp', 'a b:1'], /^--smtp must be HOST:PORT/],
     [['--smtp'], /^--smtp needs HOST:PORT$/],
     [['--frobnicate'], /^unknown option --frobnicate$/],
+    [['--smpt', '127.0.0.1:25'], /^unknown option --smpt; did you mean --smtp\?$/],
+    [['--hlep'], /^unknown option --hlep; did you mean --help\?$/],
     [['-z'], /^unknown option -z$/],
     [['-f'], /^-f needs a value$/],
     [['-bs'], /^-bs is not supported \(only -bm/],

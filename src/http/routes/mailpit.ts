@@ -4,7 +4,7 @@
  * are text/plain as Mailpit's, and `latest` works as an ID where Mailpit allows it.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { defaultMaxMessageSize } from '../../defaults.js';
+import { defaults } from '../../defaults.js';
 import { parseMessage, type ParsedContent } from '../../testing/message.js';
 import { HttpError, notFound } from '../errors.js';
 import { isRead, tagsOf, type Item } from '../items.js';
@@ -243,7 +243,7 @@ function registerSend(app: FastifyInstance, { options, view }: HttpContext): voi
   app.post<{ Body: SendRequest }>(
     '/api/v1/send',
     {
-      bodyLimit: options.maxMessageSize ?? defaultMaxMessageSize,
+      bodyLimit: options.maxMessageSize ?? defaults.maxMessageSize,
       schema: {
         tags,
         summary: 'Send a message: it is stored for its recipients as if it came by SMTP',

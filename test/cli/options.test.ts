@@ -1,0 +1,147 @@
+/** The command-line parser on its own, in memory: arguments and environment in, library options or one usage line out. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { helpText, optionSpecs, parseCommandLine, UsageError, type OptionName } from '../../src/cli/options.js';
+import { cliDefaults, defaults } from '../../src/defaults.js';
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = parseCommandLine(argv, env);
+  assert.equal(parsed.kind, 'run');
+  return parsed;
+}
+
+function usageError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseCommandLine(argv, env);
+  } catch (error) {
+    assert.ok(error instanceof UsageError, String(error));
+    return error.message;
+  }
+  assert.fail(`${argv.join(' ')} was accepted`);
+}
+
+test('with nothing given: ./mail and the defaults from defaults.ts, SMTP on 8025', () => {
+  const { options, logLevel, warnings } = run([]);
+  assert.deepEqual(options, {
+    mailDir: cliDefaults.mailDir,
+    host: defaults.host,
+    smtpPort: cliDefaults.smtpPort,
+    smtpsPort: undefined,
+    maxMessageSize: defaults.maxMessageSize,
+    tls: false,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    chaos: [],
+  });
+  assert.equal(logLevel, 'info');
+  assert.deepEqual(warnings, []);
+});
+
+test('every option becomes its library option; the command line wins over the environment', () => {
+  const { options } = run(
+    [
+      'box',
+      '--host=::1',
+      '--smtp-port',
+      '2525',
+      '--smtps-port',
+      '4465',
+      '--max-message-size',
+      '1000',
+      '--tls',
+      '--tls-cert',
+      'c.pem',
+      '--tls-key',
+      'k.pem',
+      '--chaos',
+      'rcpt times=1 reply=450 4.2.0 later',
+    ],
+    { MAIL_DIR: 'elsewhere', TMS_SMTP_PORT: '1', TMS_HOST: '0.0.0.0' },
+  );
+  assert.deepEqual(
+    { ...options, chaos: options.chaos?.length },
+    {
+      mailDir: 'box',
+      host: '::1',
+      smtpPort: 2525,
+      smtpsPort: 4465,
+      maxMessageSize: 1000,
+      tls: true,
+      tlsCert: 'c.pem',
+      tlsKey: 'k.pem',
+      chaos: 1,
+    },
+  );
+});
+
+test('the environment sets what the command line leaves out; an empty variable counts as unset', () => {
+  const { options } = run([], {
+    MAIL_DIR: 'from-env',
+    TMS_SMTP_PORT: '0',
+    TMS_TLS: 'yes',
+    TMS_HOST: '',
+    TMS_CHAOS: 'connect delay=1\n# a comment\n\nhelo disconnect',
+  });
+  assert.equal(options.mailDir, 'from-env');
+  assert.equal(options.smtpPort, 0);
+  assert.equal(options.tls, true);
+  assert.equal(options.host, defaults.host);
+  assert.equal(options.chaos?.length, 2);
+});
+
+test('an unknown option names itself and the closest valid option, if one is close', () => {
+  for (const [argv, message] of [
+    [['--smtp-prot', '25'], 'unknown option --smtp-prot; did you mean --smtp-port?'],
+    [['--smtp-prot=25'], 'unknown option --smtp-prot; did you mean --smtp-port?'],
+    [['--smtpport'], 'unknown option --smtpport; did you mean --smtp-port?'],
+    [['--SMTP-PORT', '25'], 'unknown option --SMTP-PORT; did you mean --smtp-port?'],
+    [['--tls-crt', 'c.pem'], 'unknown option --tls-crt; did you mean --tls-cert?'],
+    [['-help'], 'unknown option -help; did you mean --help?'],
+    [['--frobnicate'], 'unknown option --frobnicate'],
+    [['-x'], 'unknown option -x'],
+  ] as const) {
+    assert.equal(usageError([...argv]), message);
+  }
+});
+
+test('an option without its value, or a switch given one, says how it is written', () => {
+  assert.equal(usageError(['--smtp-port']), '--smtp-port needs a value: --smtp-port PORT');
+  assert.equal(usageError(['--smtp-port', '--tls']), '--smtp-port needs a value: --smtp-port PORT');
+  assert.equal(usageError(['--tls=yes']), '--tls takes no value');
+});
+
+test('a bad value names where it came from: the option or the environment variable', () => {
+  assert.equal(usageError(['--smtp-port', '70000']), '--smtp-port must be a port number from 0 to 65535, not "70000"');
+  assert.equal(usageError(['--smtp-port', '-1']), '--smtp-port must be a port number from 0 to 65535, not "-1"');
+  assert.equal(usageError([], { TMS_SMTP_PORT: 'x' }), 'TMS_SMTP_PORT must be a port number from 0 to 65535, not "x"');
+  assert.equal(usageError([], { TMS_TLS: 'maybe' }), 'TMS_TLS must be true or false, not "maybe"');
+  assert.equal(usageError(['--max-message-size', '0']), '--max-message-size must be a positive whole number, not "0"');
+  assert.equal(usageError(['--http-port', 'web']), '--http-port must be a port number from 0 to 65535, not "web"');
+  assert.match(usageError(['--chaos', 'rcpt explode']), /^--chaos 'rcpt explode': /);
+  assert.equal(usageError(['--tls-key', 'k.pem']), '--tls-cert and --tls-key go together');
+  assert.equal(usageError(['a', 'b']), 'expected one MAIL_DIR, got 2: a b');
+});
+
+test('--help, -h and --version win over the rest of a valid command line', () => {
+  assert.deepEqual(parseCommandLine(['box', '--help'], {}), { kind: 'help' });
+  assert.deepEqual(parseCommandLine(['-h'], {}), { kind: 'help' });
+  assert.deepEqual(parseCommandLine(['--version', '--smtp-port', '1'], {}), { kind: 'version' });
+});
+
+test('an unknown LOG_LEVEL is a warning, and INFO is used', () => {
+  assert.equal(run([], { LOG_LEVEL: 'Warn' }).logLevel, 'warning');
+  const { logLevel, warnings } = run([], { LOG_LEVEL: 'chatty' });
+  assert.equal(logLevel, 'info');
+  assert.deepEqual(warnings, ['Unknown LOG_LEVEL "chatty" (use DEBUG, INFO, WARNING or ERROR); using INFO']);
+});
+
+test('--help has a line for every option of the table, with its value, default and variable', () => {
+  const help = helpText();
+  for (const [name, spec] of Object.entries(optionSpecs) as [OptionName, (typeof optionSpecs)[OptionName]][]) {
+    const line = help.split('\n').find((text) => new RegExp(`^  (?:-\\w, )?--${name}\\b`).test(text));
+    assert.ok(line, `--help lists --${name}`);
+    if ('value' in spec) assert.ok(line.includes(`--${name} ${spec.value}`), line);
+    if ('default' in spec) assert.ok(line.includes(`(default ${spec.default})`), line);
+    if ('env' in spec) assert.ok(line.endsWith(`[${spec.env}]`), line);
+  }
+});

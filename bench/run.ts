@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { indexStartupCase, outsideChangeCase } from './cases/index.js';
 import { latencyCase } from './cases/latency.js';
 import { startupCase } from './cases/startup.js';
 import { throughputCase } from './cases/throughput.js';
@@ -70,6 +71,14 @@ const cases: BenchCase[] = [
   throughputCase({ id: 'e', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: true }),
   startupCase({ minRuns: 5, targetMs: 300 }),
   latencyCase({ id: 'f', messages: 1000, bodyBytes: 2 * KiB, targetP50Ms: 5 }),
+  indexStartupCase({
+    messages: 100_000,
+    mailboxes: 1000,
+    targetListeningMs: 1000,
+    targetIndexMs: 20_000,
+    targetRssBytes: 300 * MiB,
+  }),
+  outsideChangeCase({ changes: 200, targetP50Ms: 300 }),
 ];
 
 /**

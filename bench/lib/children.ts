@@ -22,6 +22,8 @@ export interface Child {
   readonly exited: Promise<ExitStatus>;
   /** The last few KiB of its standard output and error, for error messages. */
   output(): string;
+  /** Its standard error as it comes (log lines a case waits for). */
+  readonly stderr: NodeJS.ReadableStream;
   hasExited(): boolean;
 }
 
@@ -62,6 +64,7 @@ export function startChild(
     command: `${command} ${args.join(' ')}`,
     exited,
     output: () => tail.trim(),
+    stderr: proc.stderr,
     hasExited: () => done,
   };
 }

@@ -3,13 +3,10 @@
  * `readMessageFile` runs on the scan threads (see `ScanPool`), so that indexing a MAIL_DIR that
  * already holds 100,000 messages leaves the main thread free to serve.
  */
-import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { MessageSummary } from './reader.js';
 import { RequestThread } from './request-thread.js';
-import { bareLineFeeds } from './served.js';
-import { summarize } from './summary.js';
-import { parseTrace, traceHeadBytes, type TraceInfo } from './trace.js';
+import type { TraceInfo } from './trace.js';
 
 export interface ScannedFile {
   readonly size: number;
@@ -30,46 +27,14 @@ export interface ScanReply {
   readonly files: readonly ScanResult[];
 }
 
-/** Reads and summarizes one message file, refusing to follow a symlink. */
-export async function readMessageFile(path: string): Promise<ScanResult> {
-  let bytes: Buffer;
-  let stat: fs.Stats;
-  try {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      stat = fs.fstatSync(fd);
-      if (!stat.isFile()) return { gone: true };
-      bytes = fs.readFileSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // ELOOP: the name is a symlink, which is not a message of ours.
-    if (code === 'ENOENT' || code === 'ELOOP' || code === 'EISDIR') return { gone: true };
-    return { error: (error as Error).message };
-  }
-  try {
-    return {
-      size: bytes.length,
-      mtime: stat.mtime,
-      trace: parseTrace(bytes.subarray(0, traceHeadBytes)),
-      summary: await summarize(bytes),
-      servedSize: bytes.length + bareLineFeeds(bytes),
-    };
-  } catch (error) {
-    return { error: `cannot parse: ${(error as Error).message}` };
-  }
-}
-
 /** Files per request: enough to make the hop between threads cheap, few enough to spread the work. */
 const batchSize = 64;
 
-/** A few scan threads (one per core but the main thread's, at most 4), started when first needed. */
+/** A few scan threads (one per core, at most 4: at start the main thread mostly waits for them), started when first needed. */
 export class ScanPool {
   private readonly threads: Array<RequestThread<ScanRequest, ScanReply>>;
 
-  constructor(size = Math.min(4, Math.max(1, availableParallelism() - 1))) {
+  constructor(size = Math.min(4, availableParallelism())) {
     this.threads = Array.from(
       { length: size },
       () => new RequestThread<ScanRequest, ScanReply>(import.meta.url, 'scan-worker', undefined),

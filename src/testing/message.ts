@@ -6,7 +6,7 @@
  */
 import type { Email } from 'postal-mime';
 import type { Flag, HeaderAddress, IndexedMessage } from '../mailbox/reader.js';
-import { headerAddresses, validDate } from '../mailbox/summary.js';
+import { headerAddresses, validDate } from '../mailbox/addresses.js';
 
 /** A parsed address: `name` is the decoded display name, '' when there is none. */
 export type MailAddress = HeaderAddress;

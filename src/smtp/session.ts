@@ -13,7 +13,7 @@ import { decodeBase64, mechanisms, startAuth, type AuthExchange } from './auth.j
 import { SmtpInput } from './input.js';
 import type { Gate, Phase } from './gate.js';
 import { parsePath } from './path.js';
-import { multiline, reply } from './replies.js';
+import { formatReply, reply, type Reply } from './replies.js';
 
 export interface SessionSettings {
   readonly store: MailStore;
@@ -56,7 +56,7 @@ export class SmtpSession {
   private mode: Mode = 'command';
   /** Waiting for an asynchronous step (storing a message); input is held meanwhile. */
   private busy = false;
-  private outgoing: string[] = [];
+  private outgoing: Reply[] = [];
   private heloName = '';
   private extended = false;
   private secure: boolean;
@@ -177,10 +177,8 @@ export class SmtpSession {
     this.heloName = argument.split(' ')[0]!;
     this.extended = extended;
     this.abortTransaction();
-    const greeting = reply.helo(this.settings.serverName, this.heloName);
-    if (!extended) return this.send(greeting);
+    if (!extended) return this.send(reply.helo(this.settings.serverName, this.heloName));
     const lines = [
-      greeting.slice(4),
       'PIPELINING',
       '8BITMIME',
       'SMTPUTF8',
@@ -190,7 +188,7 @@ export class SmtpSession {
     ];
     if (this.settings.startTls && !this.secure) lines.push('STARTTLS');
     lines.push(`AUTH ${mechanisms.join(' ')}`);
-    this.send(multiline(250, lines));
+    this.send(reply.ehlo(this.settings.serverName, this.heloName, lines));
   }
 
   mail(argument: string): void {
@@ -295,7 +293,7 @@ export class SmtpSession {
     if (this.transaction) return this.send(reply.badSequence('AUTH not allowed during a mail transaction'));
     const [mechanism = '', initial] = argument.split(' ');
     const exchange = startAuth(mechanism.toUpperCase(), this.settings.serverName);
-    if (!exchange) return this.send(reply.unknownMechanism);
+    if (!exchange) return this.send(reply.unknownMechanism(mechanisms));
     this.auth = exchange;
     if (initial !== undefined && mechanism.toUpperCase() !== 'CRAM-MD5') return this.authResponse(initial);
     this.mode = 'auth';
@@ -306,7 +304,7 @@ export class SmtpSession {
     this.end(reply.closing(this.settings.serverName), true);
   }
 
-  send(line: string): void {
+  send(line: Reply): void {
     this.outgoing.push(line);
   }
 
@@ -333,7 +331,7 @@ export class SmtpSession {
       }
       if (!action.reply) return proceed();
       refused?.();
-      const text = `${action.reply.code} ${action.reply.text}`;
+      const text: Reply = { code: action.reply.code, text: action.reply.text };
       // A refused greeting ends the connection; any other refusal leaves it usable.
       if (phase === 'connect') this.end(text);
       else this.send(text);
@@ -459,7 +457,7 @@ export class SmtpSession {
 
   private flush(): void {
     if (this.outgoing.length === 0 || this.socket.destroyed) return;
-    const text = this.outgoing.join('\r\n') + '\r\n';
+    const text = this.outgoing.map(formatReply).join('\r\n') + '\r\n';
     this.outgoing = [];
     const log = this.settings.log;
     if (log.enabled('debug')) log.debug(`SMTP ${this.clientAddress} S: ${text.trimEnd().replace(/\r\n/g, ' | ')}`);
@@ -471,7 +469,7 @@ export class SmtpSession {
    * as soon as the reply is out, not when the client's close arrives (often a reset, costly to
    * report). Otherwise the client may still be sending, and gets a moment to read the reply.
    */
-  private end(last: string, conversationOver = false): void {
+  private end(last: Reply, conversationOver = false): void {
     if (this.mode === 'closed') return;
     this.send(last);
     this.flush();
@@ -513,7 +511,7 @@ const commands: Record<string, Handler> = {
   NOOP: (s) => s.send(reply.ok),
   VRFY: (s) => s.send(reply.cannotVerify),
   EXPN: (s) => s.send(reply.unsupported('EXPN')),
-  HELP: (s) => s.send(reply.help),
+  HELP: (s) => s.send(reply.help(Object.keys(commands))),
   QUIT: (s) => s.quit(),
   STARTTLS: (s) => s.startTls(),
   AUTH: (s, a) => s.authenticate(a),

@@ -4,11 +4,11 @@
  * buffered. Replies produced in one pass over the input go out in one write.
  */
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { Logger } from '../log.js';
 import type { MailboxName } from '../mailbox/address.js';
-import type { IncomingMessage, MailStore } from '../mailbox/store.js';
+import type { Connection } from './connection.js';
+import type { IncomingBody, MailDelivery } from './delivery.js';
 import { decodeBase64, mechanisms, startAuth, type AuthExchange } from './auth.js';
 import { SmtpInput } from './input.js';
 import type { Gate, Phase } from './gate.js';
@@ -16,7 +16,7 @@ import { parsePath } from './path.js';
 import { formatReply, reply, type Reply } from './replies.js';
 
 export interface SessionSettings {
-  readonly store: MailStore;
+  readonly store: MailDelivery;
   readonly log: Logger;
   readonly serverName: string;
   readonly maxMessageSize: number;
@@ -38,7 +38,7 @@ interface Transaction {
   from: string;
   recipients: MailboxName[];
   /** The body being received (DATA or a series of BDAT chunks). */
-  body?: IncomingMessage;
+  body?: IncomingBody;
   /** Set once the body passed the size limit: it is still read, then refused. */
   oversized?: boolean;
   /** Bytes still expected for the current BDAT chunk, and whether it is the LAST one. */
@@ -51,7 +51,6 @@ type Handler = (session: SmtpSession, argument: string) => void;
 let idCounter = 0;
 
 export class SmtpSession {
-  private socket: Socket;
   private readonly input = new SmtpInput(maxLineLength);
   private mode: Mode = 'command';
   /** Waiting for an asynchronous step (storing a message); input is held meanwhile. */
@@ -59,26 +58,36 @@ export class SmtpSession {
   private outgoing: Reply[] = [];
   private heloName = '';
   private extended = false;
-  private secure: boolean;
   private user: string | undefined;
   private auth: AuthExchange | undefined;
   private transaction: Transaction | undefined;
   private closeAfterTransaction = false;
+  private bodyBehind = false;
   private skipRemaining = 0;
-  private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private delivering: Promise<unknown> = Promise.resolve();
   /** Resolves when the connection is gone. */
   readonly closed: Promise<void>;
 
+  private readonly clientAddress: string;
+
   constructor(
-    socket: Socket,
+    private readonly connection: Connection,
     private readonly settings: SessionSettings,
-    private readonly clientAddress = socket.remoteAddress ?? 'unknown',
   ) {
-    this.socket = socket;
-    this.secure = socket instanceof tls.TLSSocket;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    this.attach(socket);
+    this.clientAddress = connection.remoteAddress;
+    let closed: () => void = () => {};
+    this.closed = new Promise((resolve) => (closed = resolve));
+    connection.listen({
+      data: (chunk) => this.receive(chunk),
+      drain: () => {},
+      close: () => {
+        this.mode = 'closed';
+        this.abortTransaction();
+        closed();
+      },
+      error: (error) => this.settings.log.debug(`SMTP ${this.clientAddress}: ${error.message}`),
+    });
+    connection.setIdleTimeout(settings.idleTimeoutMs, () => this.end(reply.idleTimeout));
     this.gated('connect', {}, () => this.send(reply.greeting(settings.serverName)));
     this.flush();
   }
@@ -104,17 +113,7 @@ export class SmtpSession {
 
   destroy(): void {
     this.mode = 'closed';
-    this.socket.destroy();
-  }
-
-  private attach(socket: Socket): void {
-    socket.on('data', this.onData);
-    socket.on('error', (error) => this.settings.log.debug(`SMTP ${this.clientAddress}: ${error.message}`));
-    socket.on('close', () => {
-      this.mode = 'closed';
-      this.abortTransaction();
-    });
-    socket.setTimeout(this.settings.idleTimeoutMs, () => this.end(reply.idleTimeout));
+    this.connection.destroy();
   }
 
   private receive(chunk: Buffer): void {
@@ -186,7 +185,7 @@ export class SmtpSession {
       'ENHANCEDSTATUSCODES',
       'CHUNKING',
     ];
-    if (this.settings.startTls && !this.secure) lines.push('STARTTLS');
+    if (this.settings.startTls && !this.connection.secure) lines.push('STARTTLS');
     lines.push(`AUTH ${mechanisms.join(' ')}`);
     this.send(reply.ehlo(this.settings.serverName, this.heloName, lines));
   }
@@ -271,21 +270,15 @@ export class SmtpSession {
   startTls(): void {
     const context = this.settings.startTls;
     if (!context) return this.send(reply.tlsNotOffered);
-    if (this.secure) return this.send(reply.badSequence('TLS already active'));
+    if (this.connection.secure) return this.send(reply.badSequence('TLS already active'));
     this.send(reply.startTls);
     this.flush();
     // Anything pipelined after STARTTLS was sent in the clear and must not be obeyed (RFC 3207 §4.2).
     this.input.clear();
-    const plain = this.socket;
-    plain.removeListener('data', this.onData);
-    plain.setTimeout(0);
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
-    this.socket = secure;
-    this.secure = true;
+    this.connection.startTls(context);
     this.heloName = '';
     this.extended = false;
     this.abortTransaction();
-    this.attach(secure);
   }
 
   authenticate(argument: string): void {
@@ -389,10 +382,14 @@ export class SmtpSession {
       body.discard();
       return;
     }
-    if (!body.write(chunk) && !this.socket.isPaused()) {
-      // The temp file is behind: stop reading the socket until it catches up.
-      this.socket.pause();
-      body.once('drain', () => this.socket.resume());
+    if (!body.write(chunk) && !this.bodyBehind) {
+      // The temp file is behind: stop reading until it catches up.
+      this.bodyBehind = true;
+      this.connection.pause();
+      body.once('drain', () => {
+        this.bodyBehind = false;
+        this.connection.resume();
+      });
     }
   }
 
@@ -423,7 +420,7 @@ export class SmtpSession {
           heloName: this.heloName,
           clientAddress: this.clientAddress,
           serverName: this.settings.serverName,
-          protocol: `${this.extended ? 'ESMTP' : 'SMTP'}${this.secure ? 'S' : ''}${this.user !== undefined ? 'A' : ''}`,
+          protocol: `${this.extended ? 'ESMTP' : 'SMTP'}${this.connection.secure ? 'S' : ''}${this.user !== undefined ? 'A' : ''}`,
           id,
           receivedAt,
         },
@@ -456,30 +453,22 @@ export class SmtpSession {
   }
 
   private flush(): void {
-    if (this.outgoing.length === 0 || this.socket.destroyed) return;
+    if (this.outgoing.length === 0 || this.mode === 'closed') return;
     const text = this.outgoing.map(formatReply).join('\r\n') + '\r\n';
     this.outgoing = [];
     const log = this.settings.log;
     if (log.enabled('debug')) log.debug(`SMTP ${this.clientAddress} S: ${text.trimEnd().replace(/\r\n/g, ' | ')}`);
-    this.socket.write(text);
+    this.connection.write(text);
   }
 
-  /**
-   * Sends the last reply and closes. After QUIT the conversation is over: the socket is let go
-   * as soon as the reply is out, not when the client's close arrives (often a reset, costly to
-   * report). Otherwise the client may still be sending, and gets a moment to read the reply.
-   */
+  /** Sends the last reply and closes (see `Connection.end`). */
   private end(last: Reply, conversationOver = false): void {
     if (this.mode === 'closed') return;
     this.send(last);
     this.flush();
     this.mode = 'closed';
     this.abortTransaction();
-    const socket = this.socket;
-    socket.end();
-    if (conversationOver) socket.once('finish', () => socket.destroy());
-    // A client that never reads its last reply must not hold the socket open.
-    else setTimeout(() => socket.destroy(), 1000).unref();
+    this.connection.end(conversationOver);
   }
 }
 

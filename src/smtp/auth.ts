@@ -13,6 +13,8 @@ export type AuthStep = { challenge: string } | { user: string } | { malformed: t
 export interface AuthExchange {
   /** First challenge when the client sent no initial response; '' means an empty 334. */
   readonly firstChallenge: string;
+  /** The server speaks first (CRAM-MD5): an initial response on the AUTH line is ignored. */
+  readonly serverFirst?: true;
   respond(response: string): AuthStep;
 }
 
@@ -43,6 +45,7 @@ export function startAuth(mechanism: string, serverName: string): AuthExchange |
     case 'CRAM-MD5':
       return {
         firstChallenge: base64(`<${randomBytes(8).toString('hex')}.${Date.now()}@${serverName}>`),
+        serverFirst: true,
         respond(response) {
           // "user hex-digest": the digest cannot be checked without a password store, nor need it be.
           const match = /^(.+) [0-9a-f]{32}$/i.exec(response);

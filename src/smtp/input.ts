@@ -9,6 +9,11 @@ const CR = 0x0d;
 const DOT = 0x2e;
 const lineThenDot = Buffer.from('\n.');
 
+/** Where body bytes go. */
+export interface ChunkSink {
+  write(chunk: Buffer): void;
+}
+
 export type LineResult = { line: string } | { tooLong: true } | undefined;
 
 export class SmtpInput {
@@ -63,7 +68,7 @@ export class SmtpInput {
    * Feeds body bytes to `sink` until the terminating `.` line; true once it was consumed.
    * Only `\n.` needs a look, so the search jumps from one to the next natively.
    */
-  readData(sink: (chunk: Buffer) => void): boolean {
+  readData(sink: ChunkSink): boolean {
     const buffer = this.pending;
     let position = 0;
     for (;;) {
@@ -85,12 +90,12 @@ export class SmtpInput {
       }
       const found = buffer.indexOf(lineThenDot, position);
       if (found < 0) {
-        if (position < buffer.length) sink(buffer.subarray(position));
+        if (position < buffer.length) sink.write(buffer.subarray(position));
         this.atLineStart = buffer[buffer.length - 1] === LF && buffer.length > position;
         position = buffer.length;
         break;
       }
-      sink(buffer.subarray(position, found + 1));
+      sink.write(buffer.subarray(position, found + 1));
       position = found + 1;
       this.atLineStart = true;
     }
@@ -99,10 +104,10 @@ export class SmtpInput {
   }
 
   /** Feeds up to `count` raw bytes to `sink`; returns how many it took. */
-  readBytes(count: number, sink: (chunk: Buffer) => void): number {
+  readBytes(count: number, sink: ChunkSink): number {
     const taken = Math.min(count, this.pending.length);
     if (taken === 0) return 0;
-    sink(this.pending.subarray(0, taken));
+    sink.write(this.pending.subarray(0, taken));
     this.pending = this.pending.subarray(taken);
     return taken;
   }

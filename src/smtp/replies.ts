@@ -59,6 +59,10 @@ export const reply = {
   unknownParameter: (name: string) => entry(555, '5.5.4', `Unsupported parameter ${name}`),
 } as const;
 
+/** What a handler returns when the arguments do not fit: the reply is 501 with the command's syntax. */
+export const badSyntax = Symbol('bad syntax');
+export type BadSyntax = typeof badSyntax;
+
 /** The reply as it goes on the wire, without the final CRLF: `250 2.1.0 Sender OK`, or `250-...` lines. */
 export function formatReply({ code, enhanced, text, more }: Reply): string {
   const first = enhanced === undefined ? text : `${enhanced} ${text}`;

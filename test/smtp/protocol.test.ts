@@ -76,6 +76,18 @@ describe('SMTP protocol', () => {
     await smtp.closed;
   });
 
+  test('HELP lists only the commands offered (no STARTTLS without TLS); HELP <verb> gives its syntax', async () => {
+    const smtp = await session();
+    const help = await smtp.command('HELP');
+    assert.match(help, /^214 2\.0\.0 Commands: HELO EHLO MAIL RCPT /);
+    assert.ok(!help.includes('STARTTLS'), help);
+    assert.ok(!help.includes('EXPN'), help);
+    assert.equal(await smtp.command('HELP mail'), formatReply(reply.helpSyntax('MAIL FROM:<address> [parameters]')));
+    assert.equal(await smtp.command('HELP STARTTLS'), formatReply(reply.unknownHelpTopic('STARTTLS')));
+    assert.match(await smtp.command('MAIL FROM'), /^501 5\.5\.4 Syntax: MAIL FROM:<address> \[parameters\]$/);
+    smtp.close();
+  });
+
   test('commands out of sequence get 503, bad syntax 501', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
@@ -329,6 +341,20 @@ test('the Received line names the HELO name, client IP, protocol, id and recipie
       `^Return-Path: <a@trace\\.test>\\r\\nDelivered-To: b@trace\\.test\\r\\nReceived: from sender\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby \\S+ \\(test-mail-server\\) with ESMTP id ${id}\\r\\n\\tfor <b@trace\\.test>; \\w{3}, \\d{1,2} \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000\\r\\nSubject: t\\r\\n`,
     );
     assert.match(stored, received);
+    smtp.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('with TLS configured, HELP and EHLO offer STARTTLS', async () => {
+  const server = await startServer({ tls: true });
+  try {
+    const smtp = await RawSmtp.connect(server.smtpPort);
+    await smtp.reply();
+    assert.match(await smtp.command('HELP'), / STARTTLS /);
+    assert.match(await smtp.command('EHLO c'), /^250-STARTTLS$/m);
+    assert.equal(await smtp.command('HELP STARTTLS'), formatReply(reply.helpSyntax('STARTTLS')));
     smtp.close();
   } finally {
     await server.close();

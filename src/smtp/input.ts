@@ -42,7 +42,8 @@ export class SmtpInput {
   readLine(): LineResult {
     const end = this.pending.indexOf(LF);
     if (end < 0) {
-      if (this.pending.length <= this.maxLineLength) return undefined;
+      // Room for the CR of a line of the longest length, whose LF is yet to come.
+      if (this.pending.length <= this.maxLineLength + 1) return undefined;
       // Keep only the tail so an endless line costs no memory; report it once.
       this.pending = Buffer.alloc(0);
       if (this.skippingLine) return undefined;

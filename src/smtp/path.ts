@@ -26,7 +26,7 @@ function mailParameterProblem(name: string, value: string | undefined, maxMessag
     case 'BODY':
       return ['7BIT', '8BITMIME'].includes((value ?? '').toUpperCase())
         ? undefined
-        : reply.unknownParameter(`BODY=${value}`);
+        : reply.unknownParameter(value === undefined ? name : `${name}=${value}`);
     case 'SMTPUTF8':
     case 'AUTH': // AUTH= must be accepted wherever AUTH is advertised (RFC 4954 §5).
       return undefined;

@@ -102,6 +102,14 @@ describe('DATA bodies', () => {
     ['what follows the end is commands', 'x\r\n.\r\nQUIT\r\n', 'x\r\n', ['QUIT']],
     ['8-bit and NUL bytes are kept', 'caf\xe9\0\r\n.\r\n', 'caf\xe9\0\r\n', []],
     ['a lone CR is body', 'a\rb\r\n.\r\n', 'a\rb\r\n', []],
+    ['LF . LF is body, dot and all', 'a\n.\nMAIL\r\n.\r\n', 'a\n.\nMAIL\r\n', []],
+    ['LF . CRLF is body, dot and all', 'a\n.\r\nMAIL\r\n.\r\n', 'a\n.\r\nMAIL\r\n', []],
+    ['CRLF . LF is body, dot and all', 'a\r\n.\nMAIL\r\n.\r\n', 'a\r\n.\nMAIL\r\n', []],
+    ['a "." line ended by a bare LF at the start is body', '.\nx\r\n.\r\n', '.\nx\r\n', []],
+    ['a stuffed dot after a bare LF is unstuffed', 'a\n..b\r\n.\r\n', 'a\n.b\r\n', []],
+    ['a dot before a lone CR is a stuffed one', 'a\r\n.\rb\r\n.\r\n', 'a\r\n\rb\r\n', []],
+    ['a dot before CR CR LF is a stuffed one', 'a\r\n.\r\r\n.\r\n', 'a\r\n\r\r\n', []],
+    ['a bare LF line, then the end', 'a\n\r\n.\r\nNOOP\r\n', 'a\n\r\n', ['NOOP']],
   ];
   for (const [name, text, body, after] of cases) {
     test(`${name}, however it is split`, () => {
@@ -112,7 +120,7 @@ describe('DATA bodies', () => {
   }
 
   test('without the final dot line the body has not ended', () => {
-    for (const text of ['x\r\n', 'x\r\n.', 'x\r\n.\r', 'x\r\n..\r\n'])
+    for (const text of ['x\r\n', 'x\r\n.', 'x\r\n.\r', 'x\r\n..\r\n', 'x\n.\n', 'x\n.\r\n', 'x\r\n.\n'])
       assert.equal(data(chunks(text)).ended, false, text);
   });
 });

@@ -61,8 +61,13 @@ const commandMode: Mode = { kind: 'command' };
 const closedMode: Mode = { kind: 'closed' };
 const nowhere = { write: () => {} };
 
-/** Why reading is paused, as bits: it resumes when none is left. */
-const heldBy = { body: 1 } as const;
+/**
+ * Why reading is paused, as bits: it resumes when none is left. Paused, a client's further
+ * input waits in its socket and the kernel's buffers, not in our memory.
+ */
+const heldBy = { body: 1, pending: 2 } as const;
+/** For the DEBUG log; a body's file being behind is too common to log. */
+const holdReasons: Record<number, string> = { [heldBy.pending]: 'the command before is still in progress' };
 
 let idCounter = 0;
 
@@ -237,6 +242,8 @@ export class SmtpSession {
   private receive(chunk: Buffer): void {
     if (this.mode.kind === 'closed') return;
     this.input.push(chunk);
+    // Input arriving while a step is pending is kept, and no more is read until it is done.
+    if (this.waiting) return this.hold(heldBy.pending);
     this.pump();
   }
 
@@ -379,7 +386,7 @@ export class SmtpSession {
       )
       .finally(() => {
         this.transaction = undefined;
-        this.waiting = false;
+        this.stepDone();
         if (this.closeAfterTransaction) return this.end(reply.shuttingDown);
         this.pump();
       });
@@ -417,7 +424,7 @@ export class SmtpSession {
     if (!action.delayMs) return this.act(phase, action, proceed, refused);
     this.waiting = true;
     afterAtLeast(action.delayMs, () => {
-      this.waiting = false;
+      this.stepDone();
       this.act(phase, action, proceed, refused);
       this.pump();
     });
@@ -439,9 +446,18 @@ export class SmtpSession {
     else this.send(answer);
   }
 
+  private stepDone(): void {
+    this.waiting = false;
+    this.release(heldBy.pending);
+  }
+
   private hold(reason: number): void {
+    if ((this.holds & reason) !== 0) return;
     if (this.holds === 0) this.connection.pause();
     this.holds |= reason;
+    const log = this.settings.log;
+    if (reason !== heldBy.body && log.enabled('debug'))
+      log.debug(`SMTP ${this.clientAddress} input paused: ${holdReasons[reason]}`);
   }
 
   private release(reason: number): void {

@@ -317,3 +317,34 @@ test('the body back-pressure: while the store is behind, input pauses; it resume
   assert.equal(delivery.calls[0].bytes.toString(), 'first line\r\nsecond line\r\nthird line\r\n');
   session.destroy();
 });
+
+test('while a delivery is held, the session reads no further input: 49 MB sent meanwhile stay with the client', async () => {
+  const { client, delivery, session } = await sessionIn('recipient', { maxMessageSize: 64 * 1024 * 1024 });
+  delivery.hold = true;
+  await client.command('DATA');
+  const called = delivery.nextCall();
+  client.send('first\r\n.\r\n');
+  const call = await called;
+  const read = client.delivered;
+  // The next message, pipelined, in the 64 KiB chunks a socket hands over.
+  client.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n');
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const chunks = 784;
+  for (let i = 0; i < chunks; i++) client.send(chunk);
+  client.send('\r\n.\r\n');
+  assert.equal(client.paused, true, 'input paused while the delivery is held');
+  assert.ok(client.delivered - read <= 64, `${client.delivered - read} bytes read while held`);
+  assert.ok(client.pending >= chunks * chunk.length);
+  const second = delivery.nextCall();
+  call.resolve();
+  assert.equal(await client.reply(), line(reply.queued(call.trace.id)));
+  const next = await second;
+  assert.equal(next.bytes.length, chunks * chunk.length + 2);
+  next.resolve();
+  assert.deepEqual(
+    (await Promise.all([client.reply(), client.reply(), client.reply(), client.reply()])).slice(0, 3),
+    [reply.senderOk, reply.recipientOk, reply.startData].map(line),
+  );
+  assert.equal(client.pending, 0);
+  session.destroy();
+});

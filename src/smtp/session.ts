@@ -65,9 +65,12 @@ const nowhere = { write: () => {} };
  * Why reading is paused, as bits: it resumes when none is left. Paused, a client's further
  * input waits in its socket and the kernel's buffers, not in our memory.
  */
-const heldBy = { body: 1, pending: 2 } as const;
+const heldBy = { body: 1, pending: 2, replies: 4 } as const;
 /** For the DEBUG log; a body's file being behind is too common to log. */
-const holdReasons: Record<number, string> = { [heldBy.pending]: 'the command before is still in progress' };
+const holdReasons: Record<number, string> = {
+  [heldBy.pending]: 'the command before is still in progress',
+  [heldBy.replies]: 'the client is not reading its replies',
+};
 
 let idCounter = 0;
 
@@ -101,7 +104,7 @@ export class SmtpSession {
     this.closed = new Promise((resolve) => (closed = resolve));
     connection.listen({
       data: (chunk) => this.receive(chunk),
-      drain: () => {},
+      drain: () => this.repliesRead(),
       close: () => {
         this.mode = closedMode;
         this.abortTransaction();
@@ -247,10 +250,16 @@ export class SmtpSession {
     this.pump();
   }
 
-  /** Consumes buffered input until it runs out or a step has to wait. */
+  /** Consumes buffered input until it runs out, a step has to wait, or replies pile up unread. */
   private pump(): void {
-    while (!this.waiting && this.step());
+    while (!this.waiting && (this.holds & heldBy.replies) === 0 && this.step());
     this.flush();
+  }
+
+  private repliesRead(): void {
+    if ((this.holds & heldBy.replies) === 0) return;
+    this.release(heldBy.replies);
+    this.pump();
   }
 
   /** Reads one thing in the current mode; false when the input ran out (or the session closed). */
@@ -472,7 +481,8 @@ export class SmtpSession {
     this.outgoing = [];
     const log = this.settings.log;
     if (log.enabled('debug')) log.debug(`SMTP ${this.clientAddress} S: ${text.trimEnd().replace(/\r\n/g, ' | ')}`);
-    this.connection.write(text);
+    // The client is behind on reading: answering more would pile replies up in memory.
+    if (!this.connection.write(text)) this.hold(heldBy.replies);
   }
 
   /** Sends the last reply and closes (see `Connection.end`). */

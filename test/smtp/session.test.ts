@@ -348,3 +348,27 @@ test('while a delivery is held, the session reads no further input: 49 MB sent m
   assert.equal(client.pending, 0);
   session.destroy();
 });
+
+test('a client that pipelines without reading its replies is not read further until it reads: 200k NOOPs', async () => {
+  const capacity = 16 * 1024;
+  const { client, session } = await memorySession({ capacity });
+  const chunk = Buffer.from('NOOP\r\n'.repeat((64 * 1024) / 6));
+  const count = Math.ceil(200_000 / (chunk.length / 6));
+  for (let i = 0; i < count; i++) client.send(chunk);
+  const total = count * (chunk.length / 6);
+  // What one chunk of NOOPs is answered with: the most that can be written past the capacity.
+  const bound = capacity + (chunk.length / 6) * `${formatReply(reply.ok)}\r\n`.length;
+  assert.equal(client.paused, true);
+  assert.ok(client.unread <= bound, `${client.unread} bytes of replies unread`);
+  assert.ok(client.delivered <= 2 * chunk.length, `${client.delivered} bytes read`);
+  let answered = 0;
+  while (answered < total) {
+    assert.ok(client.unread <= bound, `${client.unread} bytes of replies unread`);
+    client.read();
+    await new Promise(setImmediate);
+    answered += client.takeReplies().length;
+  }
+  assert.equal(answered, total);
+  assert.equal(client.pending, 0);
+  session.destroy();
+});

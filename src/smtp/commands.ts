@@ -80,3 +80,13 @@ function help(session: SmtpSession, topic: string): Reply {
   const command = commandFor(topic);
   return command && offered(command, session) ? reply.helpSyntax(command.syntax) : reply.unknownHelpTopic(topic);
 }
+
+/**
+ * An HTTP request line or header field, as a browser sends when a web page posts to this port
+ * (with SMTP commands in the body: a cross-protocol attack). Postfix's smtpd hangs up on these too.
+ */
+const httpLine = /^(?:(?:GET|HEAD|POST|PUT|DELETE|OPTIONS|CONNECT|PATCH|TRACE|PRI) |[!#$%&'*+.^_`|~\w-]+:)/i;
+
+export function looksLikeHttp(line: string): boolean {
+  return httpLine.test(line);
+}

@@ -39,6 +39,8 @@ export const reply = {
   startTls: entry(220, '2.0.0', 'Ready to start TLS'),
   shuttingDown: entry(421, '4.3.2', 'Server shutting down, try again later'),
   idleTimeout: entry(421, '4.4.2', 'Idle timeout, closing connection'),
+  httpRefused: entry(421, '4.7.0', 'This is an SMTP server, not HTTP; closing connection'),
+  tooManyUnrecognized: entry(421, '4.7.0', 'Too many unrecognized commands, closing connection'),
   localError: entry(451, '4.3.0', 'Error storing the message, try again later'),
   tooManyRecipients: (max: number) => entry(452, '4.5.3', `Too many recipients (at most ${max} per message)`),
   unknownCommand: entry(500, '5.5.2', 'Command not recognized'),

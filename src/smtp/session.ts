@@ -11,7 +11,7 @@ import type { MailboxName } from '../mailbox/address.js';
 import type { Trace } from '../mailbox/trace.js';
 import { decodeBase64, mechanisms, startAuth, type AuthExchange } from './auth.js';
 import { BodyReceiver, type Throttle } from './body.js';
-import { commandFor, ehloExtensions } from './commands.js';
+import { commandFor, ehloExtensions, looksLikeHttp } from './commands.js';
 import type { Connection } from './connection.js';
 import type { MailDelivery } from './delivery.js';
 import { afterAtLeast, type Gate, type GateAction, type Phase } from './gate.js';
@@ -34,6 +34,14 @@ export interface SessionSettings {
 
 /** Longest command line accepted; RFC 5321 asks for 512, AUTH responses and parameters need more. */
 const maxLineLength = 4096;
+
+/**
+ * Unrecognized command lines in a row before hanging up (Postfix: smtpd_hard_error_limit). A
+ * client that probes an extension or two is still served; a body sent as commands, or some
+ * other protocol, is cut off after three lines. Refused arguments of known commands (a test
+ * suite may send many on purpose) do not count.
+ */
+const unrecognizedLimit = 3;
 
 interface Transaction {
   readonly from: string;
@@ -88,6 +96,7 @@ export class SmtpSession {
   private user: string | undefined;
   private transaction: Transaction | undefined;
   private closeAfterTransaction = false;
+  private unrecognizedInARow = 0;
   private delivering: Promise<unknown> = Promise.resolve();
   private readonly clientAddress: string;
   private readonly bodyThrottle: Throttle = {
@@ -288,7 +297,7 @@ export class SmtpSession {
   private readLine(mode: Extract<Mode, { kind: 'command' | 'auth' }>): boolean {
     const result = this.input.readLine();
     if (result === undefined) return false;
-    if ('tooLong' in result) this.send(reply.lineTooLong(maxLineLength));
+    if ('tooLong' in result) this.unrecognized(reply.lineTooLong(maxLineLength));
     else if (mode.kind === 'auth') this.authResponse(mode.exchange, result.line);
     else this.command(result.line);
     return true;
@@ -314,8 +323,21 @@ export class SmtpSession {
         `SMTP ${this.clientAddress} C: ${/^auth$/i.test(verb) ? line.replace(/^(\S+ \S+) .*/, '$1 ****') : line}`,
       );
     const command = commandFor(verb);
-    if (!command) return this.send(reply.unknownCommand);
+    if (!command) return looksLikeHttp(line) ? this.refuseHttp(line) : this.unrecognized(reply.unknownCommand);
+    this.unrecognizedInARow = 0;
     if (command.run(this, argument) === badSyntax) this.send(reply.syntax(command.syntax));
+  }
+
+  private unrecognized(answer: Reply): void {
+    if (++this.unrecognizedInARow < unrecognizedLimit) return this.send(answer);
+    this.settings.log.info(`SMTP ${this.clientAddress}: ${unrecognizedLimit} unrecognized commands in a row; closing`);
+    this.end(reply.tooManyUnrecognized);
+  }
+
+  private refuseHttp(line: string): void {
+    const shown = line.length > 80 ? `${line.slice(0, 80)}...` : line;
+    this.settings.log.warning(`SMTP ${this.clientAddress} sent an HTTP request ("${shown}"); closing the connection`);
+    this.end(reply.httpRefused);
   }
 
   // ---- the steps behind the handlers ----

@@ -372,3 +372,48 @@ test('a client that pipelines without reading its replies is not read further un
   assert.equal(client.pending, 0);
   session.destroy();
 });
+
+describe('HTTP request lines and header fields get 421 4.7.0 and a hang-up, before anything else they carry runs', () => {
+  for (const request of [
+    'GET / HTTP/1.1',
+    'POST /form HTTP/1.1',
+    'HEAD / HTTP/1.0',
+    'PUT /x HTTP/1.1',
+    'OPTIONS * HTTP/1.1',
+    'CONNECT mx.test:25 HTTP/1.1',
+    'PRI * HTTP/2.0',
+    'Host: 127.0.0.1:8025',
+    'User-Agent: Mozilla/5.0',
+    'Content-Type: text/plain',
+  ]) {
+    test(request, async () => {
+      const { client, log } = await memorySession();
+      client.send(`${request}\r\nMAIL FROM:<page@evil.test>\r\n`);
+      assert.equal(await client.reply(), line(reply.httpRefused));
+      assert.deepEqual(client.takeReplies(), []);
+      assert.equal(client.ended, 'lingering');
+      assert.ok(log.some((l) => l.includes(`WARNING SMTP 192.0.2.7 sent an HTTP request ("${request}")`)));
+    });
+  }
+});
+
+test('three unrecognized commands in a row end the session with 421 4.7.0; a recognized one in between resets the count', async () => {
+  const { client, log } = await memorySession();
+  client.send('FROB\r\nFROB\r\nNOOP\r\nFROB\r\nFROB\r\n');
+  assert.deepEqual(
+    client.takeReplies(),
+    [reply.unknownCommand, reply.unknownCommand, reply.ok, reply.unknownCommand, reply.unknownCommand].map(line),
+  );
+  assert.equal(client.ended, undefined);
+  client.send(`${'x'.repeat(5000)}\r\nNOOP\r\n`);
+  assert.deepEqual(client.takeReplies(), [line(reply.tooManyUnrecognized)]);
+  assert.equal(client.ended, 'lingering');
+  assert.ok(log.some((l) => l.includes('INFO SMTP 192.0.2.7: 3 unrecognized commands in a row; closing')));
+});
+
+test('refused arguments of known commands do not count as unrecognized', async () => {
+  const { client, session } = await sessionIn('sender');
+  for (let i = 0; i < 10; i++) assert.match(await client.command('RCPT TO:<a/b@c.test>'), /^553 5\.1\.3 /);
+  assert.equal(await client.command('NOOP'), line(reply.ok));
+  session.destroy();
+});

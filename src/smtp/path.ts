@@ -5,12 +5,17 @@
  */
 import { badSyntax, reply, type BadSyntax, type Reply } from './replies.js';
 
+/** C0 controls and DEL, as the store refuses them in recipients. */
+export const controlCharacter = /[\u0000-\u001f\u007f]/;
+
 /** MAIL's argument: the sender ('' for the null sender `<>`). */
 export function parseMail(argument: string, maxMessageSize: number): string | Reply | BadSyntax {
-  const match = /^FROM:\s*(.*)$/i.exec(argument);
+  const match = /^FROM:\s*(.*)$/is.exec(argument);
   if (!match) return badSyntax;
   const path = parsePath(match[1]);
   if (!path) return reply.badAddress('MAIL FROM:<address>');
+  // It goes into the stored Return-Path: a CR there would start a header of the client's choosing.
+  if (controlCharacter.test(path.address)) return reply.refusedSender('contains a control character');
   for (const [name, value] of parameters(path.rest)) {
     const refusal = mailParameterProblem(name, value, maxMessageSize);
     if (refusal) return refusal;
@@ -37,7 +42,7 @@ function mailParameterProblem(name: string, value: string | undefined, maxMessag
 
 /** RCPT's argument: the recipient as given (the store decides whether it is a mailbox). */
 export function parseRcpt(argument: string): string | Reply | BadSyntax {
-  const match = /^TO:\s*(.*)$/i.exec(argument);
+  const match = /^TO:\s*(.*)$/is.exec(argument);
   if (!match) return badSyntax;
   const path = parsePath(match[1]);
   if (!path) return reply.badAddress('RCPT TO:<address>');

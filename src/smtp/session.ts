@@ -16,7 +16,7 @@ import type { Connection } from './connection.js';
 import type { MailDelivery } from './delivery.js';
 import { afterAtLeast, type Gate, type GateAction, type Phase } from './gate.js';
 import { SmtpInput } from './input.js';
-import { parseMail, parseRcpt } from './path.js';
+import { controlCharacter, parseMail, parseRcpt } from './path.js';
 import { badSyntax, formatReply, reply, type BadSyntax, type Reply } from './replies.js';
 
 export interface SessionSettings {
@@ -163,6 +163,8 @@ export class SmtpSession {
 
   helo(argument: string, extended: boolean): void | BadSyntax {
     if (argument === '') return badSyntax;
+    // The name goes into the stored Received line.
+    if (controlCharacter.test(argument)) return this.send(reply.controlInHelo);
     this.gated('helo', {}, () => this.greet(argument.split(' ')[0], extended));
   }
 

@@ -14,22 +14,40 @@ export interface Command {
   readonly offered?: (session: SmtpSession) => boolean;
   /** EHLO keywords that come with it. */
   readonly extensions?: (session: SmtpSession) => readonly string[];
+  /**
+   * The reply to a line that is not valid UTF-8, for commands whose argument is kept: decoded
+   * leniently, different bytes would become the same U+FFFD (two recipients one mailbox).
+   */
+  readonly invalidUtf8?: Reply;
   readonly run: (session: SmtpSession, argument: string) => void | BadSyntax;
 }
 
 /** Keywords of the session as a whole rather than of one command. */
 const sessionExtensions = ['PIPELINING', 'ENHANCEDSTATUSCODES'];
 
+/** RFC 3463 X.1.7 and X.1.3: bad sender and destination address syntax. */
+const notUtf8 = {
+  helo: reply.badHeloName('not valid UTF-8'),
+  sender: reply.refusedSender('not valid UTF-8'),
+  recipient: reply.refusedRecipient('not valid UTF-8'),
+};
+
 const commands: readonly Command[] = [
-  { verb: 'HELO', syntax: 'HELO hostname', run: (s, a) => s.helo(a, false) },
-  { verb: 'EHLO', syntax: 'EHLO hostname', run: (s, a) => s.helo(a, true) },
+  { verb: 'HELO', syntax: 'HELO hostname', invalidUtf8: notUtf8.helo, run: (s, a) => s.helo(a, false) },
+  { verb: 'EHLO', syntax: 'EHLO hostname', invalidUtf8: notUtf8.helo, run: (s, a) => s.helo(a, true) },
   {
     verb: 'MAIL',
     syntax: 'MAIL FROM:<address> [parameters]',
     extensions: (s) => ['8BITMIME', 'SMTPUTF8', `SIZE ${s.settings.maxMessageSize}`],
+    invalidUtf8: notUtf8.sender,
     run: (s, a) => s.mail(a),
   },
-  { verb: 'RCPT', syntax: 'RCPT TO:<address> [parameters]', run: (s, a) => s.rcpt(a) },
+  {
+    verb: 'RCPT',
+    syntax: 'RCPT TO:<address> [parameters]',
+    invalidUtf8: notUtf8.recipient,
+    run: (s, a) => s.rcpt(a),
+  },
   { verb: 'DATA', syntax: 'DATA', run: (s, a) => s.data(a) },
   { verb: 'BDAT', syntax: 'BDAT <size> [LAST]', extensions: () => ['CHUNKING'], run: (s, a) => s.bdat(a) },
   { verb: 'RSET', syntax: 'RSET', run: (s) => s.reset() },

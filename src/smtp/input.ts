@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * The bytes a client sent and we have not consumed yet, read three ways: as command lines,
  * as a dot-terminated DATA body (dot-unstuffed, RFC 5321 §4.5.2), or as a counted BDAT chunk
@@ -18,7 +20,8 @@ export interface ChunkSink {
   write(chunk: Buffer): void;
 }
 
-export type LineResult = { line: string } | { tooLong: true } | undefined;
+/** `utf8`: the line's bytes are valid UTF-8 (if not, `line` has U+FFFD where they are not). */
+export type LineResult = { line: string; utf8: boolean } | { tooLong: true } | undefined;
 
 /**
  * Where the DATA scan stands: inside a line, at the start of one, or past the dot (and the CR)
@@ -66,7 +69,8 @@ export class SmtpInput {
     const bytes = this.take(end + 1);
     const length = end > 0 && bytes[end - 1] === CR ? end - 1 : end;
     if (length > this.maxLineLength) return { tooLong: true };
-    return { line: bytes.toString('utf8', 0, length) };
+    const text = bytes.subarray(0, length);
+    return { line: text.toString('utf8'), utf8: isUtf8(text) };
   }
 
   /** Call when DATA starts: the first body byte begins a line. */

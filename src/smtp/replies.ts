@@ -47,7 +47,7 @@ export const reply = {
   lineTooLong: (max: number) => entry(500, '5.5.2', `Line too long (at most ${max} octets)`),
   syntax: (what: string) => entry(501, '5.5.4', `Syntax: ${what}`),
   badAddress: (what: string) => entry(501, '5.1.7', `Bad address syntax: ${what}`),
-  controlInHelo: entry(501, '5.5.4', 'Syntax: EHLO hostname (no control characters)'),
+  badHeloName: (reason: string) => entry(501, '5.5.4', `Bad HELO/EHLO name: ${reason}`),
   authCancelled: entry(501, '5.0.0', 'Authentication cancelled'),
   authBadEncoding: entry(501, '5.5.2', 'Cannot decode the response (base64 expected)'),
   unsupported: (verb: string) => entry(502, '5.5.1', `${verb} not supported`),

@@ -164,7 +164,7 @@ export class SmtpSession {
   helo(argument: string, extended: boolean): void | BadSyntax {
     if (argument === '') return badSyntax;
     // The name goes into the stored Received line.
-    if (controlCharacter.test(argument)) return this.send(reply.controlInHelo);
+    if (controlCharacter.test(argument)) return this.send(reply.badHeloName('contains a control character'));
     this.gated('helo', {}, () => this.greet(argument.split(' ')[0], extended));
   }
 
@@ -301,7 +301,7 @@ export class SmtpSession {
     if (result === undefined) return false;
     if ('tooLong' in result) this.unrecognized(reply.lineTooLong(maxLineLength));
     else if (mode.kind === 'auth') this.authResponse(mode.exchange, result.line);
-    else this.command(result.line);
+    else this.command(result.line, result.utf8);
     return true;
   }
 
@@ -315,7 +315,7 @@ export class SmtpSession {
     return true;
   }
 
-  private command(line: string): void {
+  private command(line: string, utf8: boolean): void {
     const space = line.indexOf(' ');
     const verb = space < 0 ? line : line.slice(0, space);
     const argument = space < 0 ? '' : line.slice(space + 1).trim();
@@ -327,6 +327,7 @@ export class SmtpSession {
     const command = commandFor(verb);
     if (!command) return looksLikeHttp(line) ? this.refuseHttp(line) : this.unrecognized(reply.unknownCommand);
     this.unrecognizedInARow = 0;
+    if (!utf8 && command.invalidUtf8) return this.send(command.invalidUtf8);
     if (command.run(this, argument) === badSyntax) this.send(reply.syntax(command.syntax));
   }
 

@@ -22,7 +22,7 @@ test('control characters in EHLO, HELO and MAIL FROM are refused; the message st
       for (const verb of ['EHLO', 'HELO'])
         assert.equal(
           await smtp.command(`${verb} evil${c}X-Injected: x`),
-          formatReply(reply.controlInHelo),
+          formatReply(reply.badHeloName('contains a control character')),
           `${verb} ${name}`,
         );
       assert.equal(

@@ -139,3 +139,22 @@ test('BDAT counts bytes across chunks and leaves the rest for the commands', () 
     assert.deepEqual(lines(input), ['NOOP']);
   }
 });
+
+test('a line says whether it is valid UTF-8, even when a character is split between chunks', () => {
+  const cases: Array<[Buffer, boolean]> = [
+    [Buffer.from('RCPT TO:<ünï@b.test>\r\n'), true],
+    [Buffer.from('RCPT TO:<\xff@b.test>\r\n', 'latin1'), false],
+    [Buffer.from('RCPT TO:<\xc3@b.test>\r\n', 'latin1'), false],
+  ];
+  for (const [bytes, utf8] of cases) {
+    for (const cuts of splits(bytes.toString('latin1'))) {
+      const input = new SmtpInput(maxLine);
+      let result: LineResult;
+      for (const chunk of chunks(bytes.toString('latin1'), cuts)) {
+        input.push(chunk);
+        result = input.readLine();
+      }
+      assert.deepEqual(result!, { line: bytes.toString('utf8').slice(0, -2), utf8 }, `cut at ${cuts.join(',')}`);
+    }
+  }
+});

@@ -13,9 +13,8 @@ export interface IncomingBody {
   /** False when the writer should wait for 'drain' (the body's file is behind). */
   write(chunk: Buffer): boolean;
   once(event: 'drain', listener: () => void): unknown;
-  /** A body whose file failed; it cannot be delivered. */
-  once(event: 'error', listener: (error: Error) => void): unknown;
-  removeListener(event: 'error', listener: (error: Error) => void): unknown;
+  /** Its file failed; it cannot be delivered. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
   /** Drops it: nothing of it stays. Also emits 'drain', so a waiting writer goes on. */
   discard(): void;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { MailboxName } from '../mailbox/address.js';
 import type { Trace } from '../mailbox/trace.js';
 import { decodeBase64, mechanisms, startAuth, type AuthExchange } from './auth.js';
-import { BodyReceiver, type Throttle } from './body.js';
+import { BodyReceiver, type BodyEvents } from './body.js';
 import { commandFor, ehloExtensions, looksLikeHttp } from './commands.js';
 import type { Connection } from './connection.js';
 import type { MailDelivery } from './delivery.js';
@@ -99,9 +99,11 @@ export class SmtpSession {
   private unrecognizedInARow = 0;
   private delivering: Promise<unknown> = Promise.resolve();
   private readonly clientAddress: string;
-  private readonly bodyThrottle: Throttle = {
+  private readonly bodyEvents: BodyEvents = {
     hold: () => this.hold(heldBy.body),
     release: () => this.release(heldBy.body),
+    failed: (error) =>
+      this.settings.log.error(`SMTP ${this.clientAddress}: the message could not be received: ${error.message}`),
   };
 
   constructor(
@@ -386,7 +388,7 @@ export class SmtpSession {
   }
 
   private newBody(transaction: Transaction): BodyReceiver {
-    const body = new BodyReceiver(this.settings.store.receive(), this.settings.maxMessageSize, this.bodyThrottle);
+    const body = new BodyReceiver(this.settings.store.receive(), this.settings.maxMessageSize, this.bodyEvents);
     transaction.body = body;
     return body;
   }

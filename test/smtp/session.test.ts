@@ -417,3 +417,19 @@ test('refused arguments of known commands do not count as unrecognized', async (
   assert.equal(await client.command('NOOP'), line(reply.ok));
   session.destroy();
 });
+
+test('a body whose file fails mid-DATA is read to its end, answered 451 4.3.0 and logged; the session goes on', async () => {
+  const { client, delivery, log, session } = await sessionIn('recipient');
+  await client.command('DATA');
+  client.send('first line\r\n');
+  delivery.bodies[0].emit('error', new Error('ENOSPC: no space left on device'));
+  assert.equal(await client.command('second line\r\n.'), line(reply.localError));
+  assert.ok(
+    log.some((l) => l.includes('ERROR SMTP 192.0.2.7: the message could not be received: ENOSPC')),
+    log.join(''),
+  );
+  assert.equal(delivery.bodies[0].discarded, true);
+  assert.deepEqual(delivery.calls, []);
+  assert.equal(await client.command('NOOP'), line(reply.ok));
+  session.destroy();
+});

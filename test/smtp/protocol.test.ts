@@ -373,8 +373,9 @@ test('idle connections are closed with 421 4.4.2', async () => {
   }
 });
 
-test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, and the server keeps serving', async () => {
-  const server = await startServer();
+test('a failed write (folder not writable) answers 451 4.3.0, logs why, stores nothing, and the server keeps serving', async () => {
+  const log: string[] = [];
+  const server = await startServer({ logWriter: (line) => log.push(line) });
   try {
     const { mkdir, writeFile } = await import('node:fs/promises');
     // A file where the domain folder should be: mkdir of the mailbox folder fails (ENOTDIR), as root too.
@@ -385,6 +386,7 @@ test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, an
     await smtp.command('EHLO c');
     await smtp.startData('a@ok.test', ['x@blocked.test']);
     assert.equal(await smtp.command('Subject: fail\r\n\r\nx\r\n.'), formatReply(reply.localError));
+    assert.match(log.join(''), /ERROR Storing message \S+ failed: ENOTDIR/);
     await smtp.startData('a@ok.test', ['x@ok.test']);
     assert.match(await smtp.command('Subject: fine\r\n\r\nx\r\n.'), /^250 /);
     assert.deepEqual(await allFiles(path.join(server.mailDir, '.tmp')), []);

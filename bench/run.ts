@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { latencyCase } from './cases/latency.js';
 import { startupCase } from './cases/startup.js';
 import { throughputCase } from './cases/throughput.js';
+import { unreadRepliesCase } from './cases/unread-replies.js';
 import { killAllChildren } from './lib/children.js';
 import { probeFileCreate, probeFiles, slowCreateMicros, waitForFastCreates } from './lib/disk.js';
 import { findTools, installHint } from './lib/servers.js';
@@ -70,6 +71,7 @@ const cases: BenchCase[] = [
   throughputCase({ id: 'e', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: true }),
   startupCase({ minRuns: 5, targetMs: 300 }),
   latencyCase({ id: 'f', messages: 1000, bodyBytes: 2 * KiB, targetP50Ms: 5 }),
+  unreadRepliesCase({ id: 'g', floodBytes: 16 * MiB, replyBytes: 180 * MiB, peakRssTargetBytes: 150 * MiB }),
 ];
 
 /**

@@ -119,45 +119,61 @@ export class SmtpInput {
    */
   private scanData(buffer: Buffer, sink: ChunkSink): number {
     let position = 0;
+    /** Start of the bytes not yet given to the sink. */
     let from = 0;
     while (position < buffer.length) {
       const byte = buffer[position];
-      switch (this.scan) {
-        case 'inLine':
-          position = this.nextLineStart(buffer, position);
-          break;
-        case 'lineStart':
-          this.scan = byte === DOT ? 'dot' : 'inLine';
-          if (byte !== DOT) break;
-          // The dot is held back until the next byte tells what it is.
-          emit(sink, buffer, from, position++);
-          from = position;
-          break;
-        case 'dot':
-          if (byte === CR) {
-            this.scan = 'dotCr';
-            from = ++position;
-          } else if (byte === LF) {
-            // A "." line ended by a bare LF is body (the LF follows with the next slice).
-            sink.write(dot);
-            this.lineStartAt(buffer, position++);
-          } else this.scan = 'inLine'; // a stuffed dot: dropped
-          break;
-        case 'dotCr':
-          if (byte === LF && this.afterCrlf) {
-            this.startData();
-            return position + 1;
-          }
-          // Not the end: a "." line after a bare LF stays whole; otherwise the dot was stuffed.
-          sink.write(byte === LF ? dotCr : cr);
-          if (byte === LF) this.lineStartAt(buffer, position++);
-          else this.scan = 'inLine';
-          break;
+      if (this.scan === 'inLine') {
+        position = this.nextLineStart(buffer, position);
+      } else if (this.scan === 'lineStart') {
+        this.scan = byte === DOT ? 'dot' : 'inLine';
+        if (byte !== DOT) continue;
+        // The dot is held back until the next byte tells what it is.
+        emit(sink, buffer, from, position++);
+        from = position;
+      } else if (this.scan === 'dot') {
+        if (byte === CR) from = position + 1;
+        this.afterDot(buffer, position++, sink);
+      } else {
+        if (byte === LF && this.afterCrlf) {
+          this.startData();
+          return position + 1;
+        }
+        this.afterDotCr(buffer, position, sink);
+        if (byte === LF) position++;
       }
     }
     emit(sink, buffer, from, buffer.length);
     this.lastWasCr = buffer[buffer.length - 1] === CR;
     return -1;
+  }
+
+  /** The byte after a line's leading dot. */
+  private afterDot(buffer: Buffer, position: number, sink: ChunkSink): void {
+    const byte = buffer[position];
+    if (byte === CR) {
+      this.scan = 'dotCr';
+    } else if (byte === LF) {
+      // A "." line ended by a bare LF is body (the LF follows with the next slice).
+      sink.write(dot);
+      this.lineStartAt(buffer, position);
+    } else {
+      // A stuffed dot: dropped; the byte is part of the line.
+      this.scan = 'inLine';
+    }
+  }
+
+  /** The byte after a line's leading dot and CR, when they do not end the message. */
+  private afterDotCr(buffer: Buffer, position: number, sink: ChunkSink): void {
+    if (buffer[position] === LF) {
+      // A "." line after a bare LF stays whole (its LF follows with the next slice).
+      sink.write(dotCr);
+      this.lineStartAt(buffer, position);
+    } else {
+      // The dot was stuffed; the CR is body, and the byte is part of the line.
+      sink.write(cr);
+      this.scan = 'inLine';
+    }
   }
 
   /** Inside a line: jumps to the next line that starts with a dot (the only ones that matter). */

@@ -16,6 +16,7 @@ import type { Connection } from './connection.js';
 import type { MailDelivery } from './delivery.js';
 import { afterAtLeast, type Gate, type GateAction, type Phase } from './gate.js';
 import { SmtpInput } from './input.js';
+import { Reading } from './reading.js';
 import { controlCharacter, parseMail, parseRcpt } from './path.js';
 import { badSyntax, formatReply, reply, type BadSyntax, type Reply } from './replies.js';
 
@@ -69,17 +70,6 @@ const commandMode: Mode = { kind: 'command' };
 const closedMode: Mode = { kind: 'closed' };
 const nowhere = { write: () => {} };
 
-/**
- * Why reading is paused, as bits: it resumes when none is left. Paused, a client's further
- * input waits in its socket and the kernel's buffers, not in our memory.
- */
-const heldBy = { body: 1, pending: 2, replies: 4 } as const;
-/** For the DEBUG log; a body's file being behind is too common to log. */
-const holdReasons: Record<number, string> = {
-  [heldBy.pending]: 'the command before is still in progress',
-  [heldBy.replies]: 'the client is not reading its replies',
-};
-
 let idCounter = 0;
 
 export class SmtpSession {
@@ -89,7 +79,6 @@ export class SmtpSession {
   private mode: Mode = commandMode;
   /** An asynchronous step (storing a message, a chaos delay) is pending: input waits. */
   private waiting = false;
-  private holds = 0;
   private outgoing: Reply[] = [];
   private heloName = '';
   private extended = false;
@@ -99,9 +88,10 @@ export class SmtpSession {
   private unrecognizedInARow = 0;
   private delivering: Promise<unknown> = Promise.resolve();
   private readonly clientAddress: string;
+  private readonly reading: Reading;
   private readonly bodyEvents: BodyEvents = {
-    hold: () => this.hold(heldBy.body),
-    release: () => this.release(heldBy.body),
+    hold: () => this.reading.hold('body'),
+    release: () => this.reading.release('body'),
     failed: (error) =>
       this.settings.log.error(`SMTP ${this.clientAddress}: the message could not be received: ${error.message}`),
   };
@@ -111,6 +101,7 @@ export class SmtpSession {
     readonly settings: SessionSettings,
   ) {
     this.clientAddress = connection.remoteAddress;
+    this.reading = new Reading(connection, settings.log, this.clientAddress);
     let closed = () => {};
     this.closed = new Promise((resolve) => (closed = resolve));
     connection.listen({
@@ -259,20 +250,18 @@ export class SmtpSession {
     if (this.mode.kind === 'closed') return;
     this.input.push(chunk);
     // Input arriving while a step is pending is kept, and no more is read until it is done.
-    if (this.waiting) return this.hold(heldBy.pending);
+    if (this.waiting) return this.reading.hold('pending');
     this.pump();
   }
 
   /** Consumes buffered input until it runs out, a step has to wait, or replies pile up unread. */
   private pump(): void {
-    while (!this.waiting && (this.holds & heldBy.replies) === 0 && this.step());
+    while (!this.waiting && !this.reading.isHeld('replies') && this.step());
     this.flush();
   }
 
   private repliesRead(): void {
-    if ((this.holds & heldBy.replies) === 0) return;
-    this.release(heldBy.replies);
-    this.pump();
+    if (this.reading.release('replies')) this.pump();
   }
 
   /** Reads one thing in the current mode; false when the input ran out (or the session closed). */
@@ -484,22 +473,7 @@ export class SmtpSession {
 
   private stepDone(): void {
     this.waiting = false;
-    this.release(heldBy.pending);
-  }
-
-  private hold(reason: number): void {
-    if ((this.holds & reason) !== 0) return;
-    if (this.holds === 0) this.connection.pause();
-    this.holds |= reason;
-    const log = this.settings.log;
-    if (reason !== heldBy.body && log.enabled('debug'))
-      log.debug(`SMTP ${this.clientAddress} input paused: ${holdReasons[reason]}`);
-  }
-
-  private release(reason: number): void {
-    if ((this.holds & reason) === 0) return;
-    this.holds &= ~reason;
-    if (this.holds === 0) this.connection.resume();
+    this.reading.release('pending');
   }
 
   private flush(): void {
@@ -509,7 +483,7 @@ export class SmtpSession {
     const log = this.settings.log;
     if (log.enabled('debug')) log.debug(`SMTP ${this.clientAddress} S: ${text.trimEnd().replace(/\r\n/g, ' | ')}`);
     // The client is behind on reading: answering more would pile replies up in memory.
-    if (!this.connection.write(text)) this.hold(heldBy.replies);
+    if (!this.connection.write(text)) this.reading.hold('replies');
   }
 
   /** Sends the last reply and closes (see `Connection.end`). */

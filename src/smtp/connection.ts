@@ -104,8 +104,8 @@ class SocketConnection implements Connection {
   startTls(context: tls.SecureContext): void {
     const plain = this.socket;
     const events = this.events;
+    // Its 'drain' stays: the STARTTLS reply itself may be what the client has yet to read.
     plain.removeListener('data', events.data);
-    plain.removeListener('drain', events.drain);
     plain.setTimeout(0);
     this.socket = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
     this.secure = true;

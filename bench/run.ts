@@ -20,6 +20,7 @@ import { indexStartupCase, outsideChangeCase } from './cases/index.js';
 import { latencyCase } from './cases/latency.js';
 import { startupCase } from './cases/startup.js';
 import { throughputCase } from './cases/throughput.js';
+import { unreadRepliesCase } from './cases/unread-replies.js';
 import { killAllChildren } from './lib/children.js';
 import { probeFileCreate, probeFiles, slowCreateMicros, waitForFastCreates } from './lib/disk.js';
 import { findTools, installHint } from './lib/servers.js';
@@ -71,6 +72,7 @@ const cases: BenchCase[] = [
   throughputCase({ id: 'e', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: true }),
   startupCase({ minRuns: 5, targetMs: 300 }),
   latencyCase({ id: 'f', messages: 1000, bodyBytes: 2 * KiB, targetP50Ms: 5 }),
+  unreadRepliesCase({ id: 'g', floodBytes: 16 * MiB, replyBytes: 180 * MiB, peakRssTargetBytes: 150 * MiB }),
   indexStartupCase({
     messages: 100_000,
     mailboxes: 1000,

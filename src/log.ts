@@ -23,7 +23,7 @@ export function parseLogLevel(value: string): LogLevel | undefined {
 export function createLogger(level: LogLevel, write: (line: string) => void = defaultWrite): Logger {
   const threshold = rank[level];
   const emit = (at: LogLevel) => (message: string) => {
-    if (rank[at] >= threshold) write(`${timestamp()} ${at.toUpperCase()} ${message}\n`);
+    if (rank[at] >= threshold) write(`${timestamp()} ${at.toUpperCase()} ${escapeControls(message)}\n`);
   };
   return {
     level,
@@ -34,6 +34,19 @@ export function createLogger(level: LogLevel, write: (line: string) => void = de
     error: emit('error'),
   };
 }
+
+/**
+ * Control characters (C0, DEL, C1) as escapes: messages quote what clients send, and a log line
+ * must stay one line and never drive the terminal it is read on.
+ */
+function escapeControls(message: string): string {
+  return message.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+const named: Record<string, string> = { '\r': '\\r', '\n': '\\n', '\t': '\\t' };
 
 function defaultWrite(line: string): void {
   process.stderr.write(line);

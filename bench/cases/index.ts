@@ -32,9 +32,9 @@ function lineSeen(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<numbe
 export function indexStartupCase(
   options: StoredMailShape & { targetListeningMs: number; targetIndexMs: number; targetRssBytes: number },
 ): BenchCase {
-  const title = `(g) start-up over ${options.messages.toLocaleString('en')} stored messages in ${options.mailboxes.toLocaleString('en')} mailboxes`;
+  const title = `(h) start-up over ${options.messages.toLocaleString('en')} stored messages in ${options.mailboxes.toLocaleString('en')} mailboxes`;
   return {
-    id: 'g',
+    id: 'h',
     title,
     async run(ctx: BenchContext): Promise<ResultRow[]> {
       ctx.progress(`${title}: writing the MAIL_DIR (once)`);
@@ -90,9 +90,9 @@ export function indexStartupCase(
 }
 
 export function outsideChangeCase(options: { changes: number; targetP50Ms: number }): BenchCase {
-  const title = `(h) an outside mailbox.MH.add -> the store's change event, ${options.changes} adds, in-process`;
+  const title = `(i) an outside mailbox.MH.add -> the store's change event, ${options.changes} adds, in-process`;
   return {
-    id: 'h',
+    id: 'i',
     title,
     async run(ctx: BenchContext): Promise<ResultRow[]> {
       const { startTestMailServer } = await import('../../src/index.js');

@@ -1,7 +1,54 @@
 /**
- * The reverse- and forward-path syntax of MAIL FROM and RCPT TO (RFC 5321 §4.1.2): SMTP
- * grammar, kept here so the store only ever sees plain addresses.
+ * The arguments of MAIL FROM and RCPT TO: reverse- and forward-path syntax (RFC 5321 §4.1.2)
+ * and the parameters after it. SMTP grammar, kept here so the store only ever sees plain
+ * addresses. Each parser returns the address, or the reply that refuses the argument.
  */
+import { badSyntax, reply, type BadSyntax, type Reply } from './replies.js';
+
+/** C0 controls and DEL, as the store refuses them in recipients. */
+export const controlCharacter = /[\u0000-\u001f\u007f]/;
+
+/** MAIL's argument: the sender ('' for the null sender `<>`). */
+export function parseMail(argument: string, maxMessageSize: number): string | Reply | BadSyntax {
+  const match = /^FROM:\s*(.*)$/is.exec(argument);
+  if (!match) return badSyntax;
+  const path = parsePath(match[1]);
+  if (!path) return reply.badAddress('MAIL FROM:<address>');
+  // It goes into the stored Return-Path: a CR there would start a header of the client's choosing.
+  if (controlCharacter.test(path.address)) return reply.refusedSender('contains a control character');
+  for (const [name, value] of parameters(path.rest)) {
+    const refusal = mailParameterProblem(name, value, maxMessageSize);
+    if (refusal) return refusal;
+  }
+  return path.address;
+}
+
+function mailParameterProblem(name: string, value: string | undefined, maxMessageSize: number): Reply | undefined {
+  switch (name) {
+    case 'SIZE':
+      if (!/^\d+$/.test(value ?? '')) return reply.syntax('SIZE=<number>');
+      return Number(value) > maxMessageSize ? reply.tooBig(maxMessageSize) : undefined;
+    case 'BODY':
+      return ['7BIT', '8BITMIME'].includes((value ?? '').toUpperCase())
+        ? undefined
+        : reply.unknownParameter(value === undefined ? name : `${name}=${value}`);
+    case 'SMTPUTF8':
+    case 'AUTH': // AUTH= must be accepted wherever AUTH is advertised (RFC 4954 §5).
+      return undefined;
+    default:
+      return reply.unknownParameter(name);
+  }
+}
+
+/** RCPT's argument: the recipient as given (the store decides whether it is a mailbox). */
+export function parseRcpt(argument: string): string | Reply | BadSyntax {
+  const match = /^TO:\s*(.*)$/is.exec(argument);
+  if (!match) return badSyntax;
+  const path = parsePath(match[1]);
+  if (!path) return reply.badAddress('RCPT TO:<address>');
+  const [unsupported] = parameters(path.rest);
+  return unsupported ? reply.unknownParameter(unsupported[0]) : path.address;
+}
 
 /**
  * Parses `<path>` from MAIL FROM / RCPT TO arguments: strips an RFC 5321 source route
@@ -46,4 +93,15 @@ function unquoteLocalPart(address: string): string {
   if (quoted.length < 2 || !quoted.endsWith('"')) return address;
   const local = quoted.slice(1, -1).replace(/\\(.)/g, '$1');
   return at < 0 ? local : `${local}${address.slice(at)}`;
+}
+
+/** `KEY=VALUE` pairs after the address; keys uppercased. */
+function parameters(text: string): Array<[string, string | undefined]> {
+  return text
+    .split(' ')
+    .filter((word) => word !== '')
+    .map((word) => {
+      const eq = word.indexOf('=');
+      return eq < 0 ? [word.toUpperCase(), undefined] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)];
+    });
 }

@@ -6,13 +6,14 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { listen } from '../listen.js';
 import type { Logger } from '../log.js';
-import type { MailStore } from '../mailbox/store.js';
 import type { TlsCredentials } from '../tls.js';
+import { socketConnection } from './connection.js';
+import type { MailDelivery } from './delivery.js';
 import type { Gate } from './gate.js';
 import { SmtpSession, type SessionSettings } from './session.js';
 
 export interface SmtpServerOptions {
-  readonly store: MailStore;
+  readonly store: MailDelivery;
   readonly log: Logger;
   readonly host: string;
   readonly port: number;
@@ -79,7 +80,7 @@ export class SmtpServer {
   }
 
   private open(socket: net.Socket, settings: SessionSettings): void {
-    const session = new SmtpSession(socket, settings);
+    const session = new SmtpSession(socketConnection(socket), settings);
     this.sessions.add(session);
     void session.closed.then(() => this.sessions.delete(session));
   }

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestMailServer } from '../../src/index.js';
+import { formatReply, reply } from '../../src/smtp/replies.js';
 import { RawSmtp, startServer } from '../helpers.js';
 
 /** Stored file minus our three trace header fields (Return-Path, Delivered-To, Received + its 2 folded lines). */
@@ -66,13 +67,25 @@ describe('SMTP protocol', () => {
 
   test('NOOP, VRFY, HELP, RSET, QUIT and unknown commands', async () => {
     const smtp = await session();
-    assert.equal(await smtp.command('NOOP'), '250 2.0.0 OK');
+    assert.equal(await smtp.command('NOOP'), formatReply(reply.ok));
     assert.match(await smtp.command('VRFY bob'), /^252 2\.5\.2 /);
     assert.match(await smtp.command('HELP'), /^214 2\.0\.0 /);
-    assert.equal(await smtp.command('RSET'), '250 2.0.0 Reset OK');
-    assert.equal(await smtp.command('FROB'), '500 5.5.2 Command not recognized');
+    assert.equal(await smtp.command('RSET'), formatReply(reply.resetOk));
+    assert.equal(await smtp.command('FROB'), formatReply(reply.unknownCommand));
     assert.match(await smtp.command('QUIT'), /^221 2\.0\.0 /);
     await smtp.closed;
+  });
+
+  test('HELP lists only the commands offered (no STARTTLS without TLS); HELP <verb> gives its syntax', async () => {
+    const smtp = await session();
+    const help = await smtp.command('HELP');
+    assert.match(help, /^214 2\.0\.0 Commands: HELO EHLO MAIL RCPT /);
+    assert.ok(!help.includes('STARTTLS'), help);
+    assert.ok(!help.includes('EXPN'), help);
+    assert.equal(await smtp.command('HELP mail'), formatReply(reply.helpSyntax('MAIL FROM:<address> [parameters]')));
+    assert.equal(await smtp.command('HELP STARTTLS'), formatReply(reply.unknownHelpTopic('STARTTLS')));
+    assert.match(await smtp.command('MAIL FROM'), /^501 5\.5\.4 Syntax: MAIL FROM:<address> \[parameters\]$/);
+    smtp.close();
   });
 
   test('commands out of sequence get 503, bad syntax 501', async () => {
@@ -82,27 +95,30 @@ describe('SMTP protocol', () => {
     assert.match(await smtp.command('DATA'), /^503 5\.5\.1 /);
     assert.match(await smtp.command('MAIL TO:<a@b.test>'), /^501 5\.5\.4 /);
     assert.match(await smtp.command('MAIL FROM:<a@b.test'), /^501 5\.1\.7 /);
-    assert.equal(await smtp.command('MAIL FROM:<a@b.test>'), '250 2.1.0 Sender OK');
+    assert.equal(await smtp.command('MAIL FROM:<a@b.test>'), formatReply(reply.senderOk));
     assert.match(await smtp.command('MAIL FROM:<a@b.test>'), /^503 5\.5\.1 /);
-    assert.equal(await smtp.command('DATA'), '554 5.5.1 No valid recipients');
+    assert.equal(await smtp.command('DATA'), formatReply(reply.noValidRecipients));
     smtp.close();
   });
 
   test('MAIL parameters: SIZE, BODY=8BITMIME, SMTPUTF8 accepted; unknown ones 555; SIZE over the limit 552', async () => {
     const smtp = await session();
     await smtp.command('EHLO c');
-    assert.equal(await smtp.command('MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME SMTPUTF8'), '250 2.1.0 Sender OK');
+    assert.equal(
+      await smtp.command('MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME SMTPUTF8'),
+      formatReply(reply.senderOk),
+    );
     await smtp.command('RSET');
-    assert.equal(await smtp.command('MAIL FROM:<a@b.test> RET=FULL'), '555 5.5.4 Unsupported parameter RET');
+    assert.equal(await smtp.command('MAIL FROM:<a@b.test> RET=FULL'), formatReply(reply.unknownParameter('RET')));
     assert.equal(
       await smtp.command('MAIL FROM:<a@b.test> BODY=BINARYMIME'),
-      '555 5.5.4 Unsupported parameter BODY=BINARYMIME',
+      formatReply(reply.unknownParameter('BODY=BINARYMIME')),
     );
     assert.match(await smtp.command('MAIL FROM:<a@b.test> SIZE=20000'), /^552 5\.3\.4 /);
-    assert.equal(await smtp.command('MAIL FROM:<> SIZE=10'), '250 2.1.0 Sender OK');
+    assert.equal(await smtp.command('MAIL FROM:<> SIZE=10'), formatReply(reply.senderOk));
     assert.equal(
       await smtp.command('RCPT TO:<null-sender@example.test> NOTIFY=NEVER'),
-      '555 5.5.4 Unsupported parameter NOTIFY',
+      formatReply(reply.unknownParameter('NOTIFY')),
     );
     smtp.close();
   });
@@ -123,15 +139,15 @@ describe('SMTP protocol', () => {
       'EHLO pipe.test\r\nMAIL FROM:<a@pipe.test>\r\nRCPT TO:<one@pipe.test>\r\nRCPT TO:<two@pipe.test>\r\nDATA',
     );
     assert.match(await smtp.reply(), /^250-/);
-    assert.equal(await smtp.reply(), '250 2.1.0 Sender OK');
-    assert.equal(await smtp.reply(), '250 2.1.5 Recipient OK');
-    assert.equal(await smtp.reply(), '250 2.1.5 Recipient OK');
+    assert.equal(await smtp.reply(), formatReply(reply.senderOk));
+    assert.equal(await smtp.reply(), formatReply(reply.recipientOk));
+    assert.equal(await smtp.reply(), formatReply(reply.recipientOk));
     assert.match(await smtp.reply(), /^354 /);
     // The message, the next transaction and QUIT in a single write.
     smtp.send('Subject: p1\r\n\r\none\r\n.\r\nMAIL FROM:<a@pipe.test>\r\nRCPT TO:<one@pipe.test>\r\nDATA');
     assert.match(await smtp.reply(), /^250 2\.0\.0 /);
-    assert.equal(await smtp.reply(), '250 2.1.0 Sender OK');
-    assert.equal(await smtp.reply(), '250 2.1.5 Recipient OK');
+    assert.equal(await smtp.reply(), formatReply(reply.senderOk));
+    assert.equal(await smtp.reply(), formatReply(reply.recipientOk));
     assert.match(await smtp.reply(), /^354 /);
     smtp.send('Subject: p2\r\n\r\ntwo\r\n.\r\nQUIT');
     assert.match(await smtp.reply(), /^250 2\.0\.0 /);
@@ -160,7 +176,7 @@ describe('SMTP protocol', () => {
     const first = Buffer.from('Subject: chunks\r\n\r\n..stays doubled\r\n');
     const second = Buffer.from('.\r\nend\r\n');
     smtp.send(Buffer.concat([Buffer.from(`BDAT ${first.length}\r\n`), first]));
-    assert.equal(await smtp.reply(), `250 2.0.0 ${first.length} octets received`);
+    assert.equal(await smtp.reply(), formatReply(reply.chunkOk(first.length)));
     // Pipelined: the last chunk and QUIT together.
     smtp.send(Buffer.concat([Buffer.from(`BDAT ${second.length} LAST\r\n`), second, Buffer.from('QUIT\r\n')]));
     assert.match(await smtp.reply(), /^250 2\.0\.0 OK: stored as /);
@@ -174,7 +190,7 @@ describe('SMTP protocol', () => {
     await smtp.command('EHLO c');
     smtp.send('BDAT 5 LAST\r\nxxxxxNOOP');
     assert.match(await smtp.reply(), /^503 5\.5\.1 /);
-    assert.equal(await smtp.reply(), '250 2.0.0 OK');
+    assert.equal(await smtp.reply(), formatReply(reply.ok));
     await smtp.envelope('a@bdat.test', ['c@bdat.test']);
     smtp.send(Buffer.from('BDAT 3\r\nabc'));
     assert.match(await smtp.reply(), /^250 /);
@@ -206,7 +222,7 @@ describe('SMTP protocol', () => {
     for (const address of refused) {
       assert.match(await smtp.command(`RCPT TO:<${address}>`), /^(553 5\.1\.3|501 5\.1\.7) /, address);
     }
-    assert.equal(await smtp.command('DATA'), '554 5.5.1 No valid recipients');
+    assert.equal(await smtp.command('DATA'), formatReply(reply.noValidRecipients));
     smtp.close();
     assert.deepEqual(await readdir(path.dirname(server.mailDir)), outsideBefore);
     assert.ok(!existsSync(path.join(server.mailDir, '..', 'y')));
@@ -216,9 +232,9 @@ describe('SMTP protocol', () => {
     const smtp = await session();
     await smtp.command('EHLO c');
     await smtp.command('MAIL FROM:<a@b.test> SMTPUTF8');
-    assert.equal(await smtp.command('RCPT TO:<"john doe"@Quoted.TEST>'), '250 2.1.5 Recipient OK');
-    assert.equal(await smtp.command('RCPT TO:<@relay.test:routed@quoted.test>'), '250 2.1.5 Recipient OK');
-    assert.equal(await smtp.command('RCPT TO:<ünïcode@quoted.test>'), '250 2.1.5 Recipient OK');
+    assert.equal(await smtp.command('RCPT TO:<"john doe"@Quoted.TEST>'), formatReply(reply.recipientOk));
+    assert.equal(await smtp.command('RCPT TO:<@relay.test:routed@quoted.test>'), formatReply(reply.recipientOk));
+    assert.equal(await smtp.command('RCPT TO:<ünïcode@quoted.test>'), formatReply(reply.recipientOk));
     await smtp.command('DATA');
     assert.match(await smtp.command('Subject: q\r\n\r\nq\r\n.'), /^250 /);
     for (const local of ['john doe', 'routed', 'ünïcode'])
@@ -231,7 +247,7 @@ describe('SMTP protocol', () => {
     await smtp.command('EHLO c');
     await smtp.command('MAIL FROM:<a@many.test>');
     for (let i = 1; i <= 5; i++)
-      assert.equal(await smtp.command(`RCPT TO:<r${i}@many.test>`), '250 2.1.5 Recipient OK');
+      assert.equal(await smtp.command(`RCPT TO:<r${i}@many.test>`), formatReply(reply.recipientOk));
     assert.match(await smtp.command('RCPT TO:<r6@many.test>'), /^452 4\.5\.3 /);
     await smtp.command('DATA');
     assert.match(await smtp.command('\r\nbody\r\n.'), /^250 /);
@@ -244,7 +260,7 @@ describe('SMTP protocol', () => {
     await smtp.command('EHLO c');
     await smtp.startData('a@big.test', ['b@big.test']);
     smtp.send(Buffer.from(`Subject: big\r\n\r\n${'x'.repeat(998)}\r\n`.repeat(12)));
-    assert.equal(await smtp.command('.'), '552 5.3.4 Message too big (at most 10000 octets)');
+    assert.equal(await smtp.command('.'), formatReply(reply.tooBig(10_000)));
     assert.equal(existsSync(path.join(server.mailDir, 'big.test')), false);
     // Same connection, BDAT over the limit in one chunk, then a small message that fits.
     await smtp.envelope('a@big.test', ['b@big.test']);
@@ -261,7 +277,7 @@ describe('SMTP protocol', () => {
     const smtp = await session();
     smtp.send(`NOOP ${'x'.repeat(10_000)}`);
     assert.match(await smtp.reply(), /^500 5\.5\.2 Line too long/);
-    assert.equal(await smtp.command('NOOP'), '250 2.0.0 OK');
+    assert.equal(await smtp.command('NOOP'), formatReply(reply.ok));
     smtp.close();
   });
 
@@ -269,32 +285,29 @@ describe('SMTP protocol', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const plain = await session();
     await plain.command('EHLO c');
-    assert.equal(await plain.command(`AUTH PLAIN ${b64('\0user\0secret')}`), '235 2.7.0 Authentication successful');
+    assert.equal(await plain.command(`AUTH PLAIN ${b64('\0user\0secret')}`), formatReply(reply.authOk));
     assert.match(await plain.command('AUTH PLAIN'), /^503 /);
     plain.close();
 
     const login = await session();
     await login.command('EHLO c');
-    assert.equal(await login.command('AUTH LOGIN'), `334 ${b64('Username:')}`);
-    assert.equal(await login.command(b64('user')), `334 ${b64('Password:')}`);
-    assert.equal(await login.command(b64('pw')), '235 2.7.0 Authentication successful');
+    assert.equal(await login.command('AUTH LOGIN'), formatReply(reply.authChallenge(b64('Username:'))));
+    assert.equal(await login.command(b64('user')), formatReply(reply.authChallenge(b64('Password:'))));
+    assert.equal(await login.command(b64('pw')), formatReply(reply.authOk));
     login.close();
 
     const cram = await session();
     await cram.command('EHLO c');
     assert.match(await cram.command('AUTH CRAM-MD5'), /^334 [A-Za-z0-9+/=]+$/);
-    assert.equal(
-      await cram.command(b64('user 0123456789abcdef0123456789abcdef')),
-      '235 2.7.0 Authentication successful',
-    );
+    assert.equal(await cram.command(b64('user 0123456789abcdef0123456789abcdef')), formatReply(reply.authOk));
     cram.close();
 
     const bad = await session();
     await bad.command('EHLO c');
     assert.match(await bad.command('AUTH PLAIN'), /^334/);
-    assert.equal(await bad.command('not base64!'), '501 5.5.2 Cannot decode the response (base64 expected)');
+    assert.equal(await bad.command('not base64!'), formatReply(reply.authBadEncoding));
     assert.match(await bad.command('AUTH LOGIN'), /^334/);
-    assert.equal(await bad.command('*'), '501 5.0.0 Authentication cancelled');
+    assert.equal(await bad.command('*'), formatReply(reply.authCancelled));
     assert.match(await bad.command('AUTH XOAUTH9'), /^504 5\.5\.4 /);
     bad.close();
   });
@@ -334,20 +347,35 @@ test('the Received line names the HELO name, client IP, protocol, id and recipie
   }
 });
 
+test('with TLS configured, HELP and EHLO offer STARTTLS', async () => {
+  const server = await startServer({ tls: true });
+  try {
+    const smtp = await RawSmtp.connect(server.smtpPort);
+    await smtp.reply();
+    assert.match(await smtp.command('HELP'), / STARTTLS /);
+    assert.match(await smtp.command('EHLO c'), /^250-STARTTLS$/m);
+    assert.equal(await smtp.command('HELP STARTTLS'), formatReply(reply.helpSyntax('STARTTLS')));
+    smtp.close();
+  } finally {
+    await server.close();
+  }
+});
+
 test('idle connections are closed with 421 4.4.2', async () => {
   const server = await startServer({ idleTimeoutMs: 200 });
   try {
     const smtp = await RawSmtp.connect(server.smtpPort);
     await smtp.reply();
-    assert.equal(await smtp.reply(), '421 4.4.2 Idle timeout, closing connection');
+    assert.equal(await smtp.reply(), formatReply(reply.idleTimeout));
     await smtp.closed;
   } finally {
     await server.close();
   }
 });
 
-test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, and the server keeps serving', async () => {
-  const server = await startServer();
+test('a failed write (folder not writable) answers 451 4.3.0, logs why, stores nothing, and the server keeps serving', async () => {
+  const log: string[] = [];
+  const server = await startServer({ logWriter: (line) => log.push(line) });
   try {
     const { mkdir, writeFile } = await import('node:fs/promises');
     // A file where the domain folder should be: mkdir of the mailbox folder fails (ENOTDIR), as root too.
@@ -357,10 +385,8 @@ test('a failed write (folder not writable) answers 451 4.3.0, stores nothing, an
     await smtp.reply();
     await smtp.command('EHLO c');
     await smtp.startData('a@ok.test', ['x@blocked.test']);
-    assert.equal(
-      await smtp.command('Subject: fail\r\n\r\nx\r\n.'),
-      '451 4.3.0 Error storing the message, try again later',
-    );
+    assert.equal(await smtp.command('Subject: fail\r\n\r\nx\r\n.'), formatReply(reply.localError));
+    assert.match(log.join(''), /ERROR Storing message \S+ failed: ENOTDIR/);
     await smtp.startData('a@ok.test', ['x@ok.test']);
     assert.match(await smtp.command('Subject: fine\r\n\r\nx\r\n.'), /^250 /);
     assert.deepEqual(await allFiles(path.join(server.mailDir, '.tmp')), []);
@@ -381,7 +407,7 @@ test('a message over the limit that had already spilled to disk still gets 552, 
     // 6 MiB in lines that each start with a dot (many small chunks while the temp file is behind).
     for (let i = 0; i < 6 * 1024; i++) smtp.send(Buffer.from(`.${line}`));
     assert.match(await smtp.command('.'), /^552 5\.3\.4 /);
-    assert.equal(await smtp.command('NOOP'), '250 2.0.0 OK');
+    assert.equal(await smtp.command('NOOP'), formatReply(reply.ok));
     assert.equal(existsSync(path.join(server.mailDir, 'spill.test')), false);
     smtp.close();
   } finally {

@@ -31,13 +31,14 @@ async function rawUpTo(
   port: number,
   phase: 'connect' | 'helo' | 'mail' | 'rcpt' | 'data',
 ): Promise<{ smtp: RawSmtp; reply: string; elapsedMs: number }> {
+  // The greeting's clock starts before connecting: the server's delay starts when it accepts.
   let started = performance.now();
   const smtp = await RawSmtp.connect(port);
-  const step = async (line: string | undefined): Promise<string> => {
+  const step = async (line: string): Promise<string> => {
     started = performance.now();
-    return line === undefined ? smtp.reply() : smtp.command(line);
+    return smtp.command(line);
   };
-  let reply = await step(undefined);
+  let reply = await smtp.reply();
   if (phase !== 'connect') {
     reply = await step('EHLO client.test');
     if (phase !== 'helo') {

@@ -94,7 +94,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     await smtp.start();
   } catch (error) {
     await smtp.close(0);
-    await store.close();
+    // A start that fails leaves nothing behind: not even the MAIL_DIR it made.
+    await store.closeAndUndoCreation();
     if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     throw error;
   }

@@ -16,6 +16,12 @@ export type AddressCheck = { ok: true; mailbox: MailboxName } | { ok: false; rea
 /** Folder names are file names: 255 bytes is the limit of every common Linux file system. */
 const maxComponentBytes = 255;
 const forbidden = /[\u0000-\u001f\u007f/\\]/;
+/**
+ * Characters that hide or reorder what a folder name shows (U+202E makes `moc.evil` read as
+ * `live.com`): every control and format character (bidi controls, zero-width spaces and
+ * joiners, U+FEFF), and U+FFFD or a lone surrogate, which mean bad UTF-8 reached us.
+ */
+const invisible = /[\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u;
 
 /**
  * Validates an address as it appears between `<` and `>` (source routes already removed,
@@ -40,6 +46,11 @@ export function toMailbox(address: string): AddressCheck {
 function componentProblem(value: string, what: string): string | undefined {
   if (value === '.' || value === '..') return `${what} "${value}" is not a folder name`;
   if (forbidden.test(value)) return `${what} contains "/", "\\" or a control character`;
+  const hidden = invisible.exec(value);
+  if (hidden) {
+    const code = hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    return `${what} contains U+${code}, an invisible, bidirectional or replacement character`;
+  }
   if (Buffer.byteLength(value) > maxComponentBytes) return `${what} longer than ${maxComponentBytes} bytes`;
   return undefined;
 }

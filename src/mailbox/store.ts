@@ -5,7 +5,7 @@
  *
  * Layout: MAIL_DIR/<domain>/<local-part>/<N>, plus MAIL_DIR/.tmp/ for files being written
  * (same file system, so a finished file is linked into its folder, never copied), and
- * MAIL_DIR/.locks/<pid>, the file this process links in as a folder's dot-lock.
+ * MAIL_DIR/.locks/<pid>-<store id>, the file this store links in as a folder's dot-lock.
  *
  * Copies are written on a delivery thread (see copy-writer.ts): creating files is the costliest
  * part of a delivery, and there it runs beside the SMTP sessions instead of between them.
@@ -15,11 +15,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
-import type { CopyResult } from './copy-writer.js';
 import { DeliveryThread } from './delivery-thread.js';
-import { folderPath, lockDirName, tempDirName, TempNames } from './layout.js';
-import { createLockToken, isCode, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
+import { LockToken, madeByThisProcess, processRunning } from './dot-lock.js';
+import { DeliveryError, mailDirError, StoreClosedError } from './errors.js';
+import { IncomingMessage, type SpillFiles } from './incoming.js';
+import { folderPath, lockDirName, lockTokenPath, newStoreId, ownerOf, tempDirName, TempNames } from './layout.js';
+import { isCode, lstatIfPresent, MailDir, makeDirectories } from './mail-dir.js';
+import { MhFolder, SmallFiles, type FolderContext } from './mh-folder.js';
 import type { Trace } from './trace.js';
+
+export { IncomingMessage } from './incoming.js';
 
 export interface Envelope {
   /** Reverse path without brackets; '' for the null sender `<>`. */
@@ -43,65 +48,92 @@ export interface StoreEvents {
   expunged: [{ readonly mailbox: string; readonly numbers: readonly number[] }];
 }
 
-type CopyFailure = Extract<CopyResult, { ok: false }>;
+export interface StoreOptions {
+  /** How long a delivery or removal waits for a folder another process has locked; default 10 s. */
+  readonly lockWaitMs?: number;
+}
 
-/** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
-const spillThreshold = 1024 * 1024;
+const defaultLockWaitMs = 10_000;
 
 export class MailStore extends EventEmitter<StoreEvents> {
-  private readonly tempDir: string;
-  private readonly lockDir: string;
+  private readonly layout: MailDir;
+  private readonly storeId = newStoreId();
   /** Linked into a folder as its `.mh_sequences.lock` while we hold it. */
-  private readonly lockToken: string;
+  private readonly token: LockToken;
   private readonly tempNames: TempNames;
   /** For removals, which stay on this thread. */
-  private readonly smallFiles = new SmallFiles();
+  private readonly folders: FolderContext;
+  private readonly spillFiles: SpillFiles;
   private deliveryThread: DeliveryThread | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** What open() made, outermost first: removed again, if still empty, by closeAndUndoCreation(). */
+  private readonly created: string[] = [];
 
   private constructor(
     readonly mailDir: string,
     /** MAIL_DIR as the user wrote it, for log lines they can paste into `cat`. */
     private readonly displayDir: string,
     private readonly log: Logger,
+    private readonly lockWaitMs: number,
   ) {
     super();
-    this.tempDir = path.join(mailDir, tempDirName);
-    this.lockDir = path.join(mailDir, lockDirName);
-    this.lockToken = path.join(this.lockDir, String(process.pid));
-    this.tempNames = new TempNames(mailDir);
+    this.layout = new MailDir(mailDir);
+    this.token = new LockToken(lockTokenPath(mailDir, this.storeId), this.layout);
+    this.tempNames = new TempNames(mailDir, this.storeId);
+    const logLine = (level: 'debug' | 'warning', message: string) => log[level](message);
+    this.folders = { lock: { token: this.token, waitMs: lockWaitMs, log: logLine }, smallFiles: new SmallFiles() };
+    this.spillFiles = {
+      create: () => this.layout.createTemp(this.tempNames),
+      remove: (file) =>
+        fs.promises
+          .rm(file, { force: true })
+          .catch((error: Error) => log.warning(`could not remove ${file}: ${error.message}`)),
+    };
   }
 
-  /** Creates MAIL_DIR if needed and clears temp files left by crashed processes. */
-  static async open(mailDir: string, log: Logger): Promise<MailStore> {
-    const absolute = path.resolve(mailDir);
-    if (!fs.existsSync(absolute)) {
-      await fs.promises.mkdir(absolute, { recursive: true, mode: 0o750 });
-      log.info(`Created mail directory ${mailDir}`);
+  /**
+   * Makes MAIL_DIR (and its .tmp and .locks) if needed and clears what stores that are gone
+   * left there. A MAIL_DIR that cannot be used fails with a MailDirError (read-only, not a
+   * directory, permission denied), leaving nothing behind.
+   */
+  static async open(mailDir: string, log: Logger, options: StoreOptions = {}): Promise<MailStore> {
+    const store = new MailStore(path.resolve(mailDir), mailDir, log, options.lockWaitMs ?? defaultLockWaitMs);
+    try {
+      store.prepare();
+      await store.removeLeftovers();
+    } catch (error) {
+      store.undoCreation();
+      throw mailDirError(store.mailDir, error) ?? error;
     }
-    const store = new MailStore(absolute, mailDir, log);
-    for (const dir of [store.tempDir, store.lockDir]) {
-      await fs.promises.mkdir(dir, { recursive: true, mode: 0o750 });
-      await store.removeFilesOfDeadProcesses(dir);
-    }
-    createLockToken(store.lockToken);
     // Started now, so the first delivery does not wait for the thread to load.
-    store.deliveryThread = new DeliveryThread({ mailDir: absolute, lockToken: store.lockToken });
+    store.deliveryThread = new DeliveryThread(
+      { mailDir: store.mailDir, storeId: store.storeId, lockWaitMs: store.lockWaitMs, debug: log.enabled('debug') },
+      log,
+    );
     return store;
   }
 
   /**
-   * Lets deliveries in flight finish, ends the delivery thread and removes this process's lock
-   * token, so a stopped server leaves only mail behind; later deliveries fail. Another store
-   * of this process on the same MAIL_DIR makes the token again when it next needs it.
+   * Lets deliveries in flight finish, ends the delivery thread and removes this store's lock
+   * token, so a stopped server leaves only mail behind; later deliveries fail.
    */
   async close(): Promise<void> {
     const thread = this.deliveryThread;
     this.deliveryThread = undefined;
     await Promise.allSettled(this.inFlight);
-    this.smallFiles.closeAll();
+    this.folders.smallFiles.closeAll();
     await thread?.close();
-    removeIfPresent(this.lockToken);
+    try {
+      this.token.remove();
+    } catch (error) {
+      this.log.warning(`could not remove ${this.token.file}: ${(error as Error).message}`);
+    }
+  }
+
+  /** As close(), then removes what open() made (MAIL_DIR, .tmp, .locks), each only if empty: for a start that failed. */
+  async closeAndUndoCreation(): Promise<void> {
+    await this.close();
+    this.undoCreation();
   }
 
   /** The mailbox an envelope recipient maps to, or why it is refused. */
@@ -117,67 +149,28 @@ export class MailStore extends EventEmitter<StoreEvents> {
 
   /** Starts receiving a message body; write it chunk by chunk, then `deliver` or `discard`. */
   receive(): IncomingMessage {
-    return new IncomingMessage(() => this.tempNames.next());
+    return new IncomingMessage(this.spillFiles);
   }
 
-  /** Stores one copy per recipient; resolves once every file is on disk. */
+  /**
+   * Stores one copy per recipient; resolves once every file is on disk. All or nothing: when
+   * any copy fails, none is kept (see CopyWriter.takeBack) and this rejects with a DeliveryError.
+   */
   deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<StoredMessage[]> {
     const thread = this.deliveryThread;
     if (!thread) {
       incoming.discard();
-      return Promise.reject(new Error('the mail store is closed'));
+      return Promise.reject(new StoreClosedError());
     }
-    const delivery = this.deliverOn(thread, incoming, envelope, trace);
-    this.inFlight.add(delivery);
-    void delivery.catch(() => {}).finally(() => this.inFlight.delete(delivery));
-    return delivery;
+    return this.track(this.deliverOn(thread, incoming, envelope, trace));
   }
 
-  private async deliverOn(
-    thread: DeliveryThread,
-    incoming: IncomingMessage,
-    envelope: Envelope,
-    trace: Trace,
-  ): Promise<StoredMessage[]> {
-    try {
-      const body = await incoming.finish();
-      const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
-      const results = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
-      const to = envelope.to.map((r) => r.address);
-      const stored: StoredMessage[] = [];
-      results.forEach((result, i) => {
-        if (!result.ok) return;
-        const recipient = envelope.to[i];
-        if (this.log.enabled('info')) {
-          this.log.info(
-            `${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(result.number))}`,
-          );
-        }
-        stored.push({
-          mailbox: recipient.address,
-          number: result.number,
-          envelope: { from: envelope.from, to },
-          size: result.size,
-          receivedAt: trace.receivedAt,
-        });
-      });
-      // Copies that did land are announced even when another failed: they are on disk.
-      for (const message of stored) this.emit('delivered', message);
-      const failed = results.find((result): result is CopyFailure => !result.ok);
-      if (failed)
-        throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
-      return stored;
-    } finally {
-      incoming.discard();
-    }
-  }
-
-  /** Every mailbox that has a folder, as `local@domain`, sorted. */
+  /** Every mailbox that has a folder (a real directory, not a link), as `local@domain`, sorted. */
   async mailboxes(): Promise<string[]> {
     const found: string[] = [];
-    for (const domain of await readdirOrEmpty(this.mailDir)) {
+    for (const domain of await directoriesIn(this.mailDir)) {
       if (domain.startsWith('.')) continue;
-      for (const local of await readdirOrEmpty(path.join(this.mailDir, domain))) {
+      for (const local of await directoriesIn(path.join(this.mailDir, domain))) {
         const check = toMailbox(`${local}@${domain}`);
         if (check.ok && check.mailbox.domain === domain) found.push(check.mailbox.address);
       }
@@ -190,22 +183,15 @@ export class MailStore extends EventEmitter<StoreEvents> {
     return this.existingFolder(mailbox)?.folder.list() ?? [];
   }
 
-  /** The stored file's bytes, trace lines included; undefined if it is gone. */
+  /** The stored file's bytes, trace lines included; undefined if it is gone (or is not a regular file). */
   async read(mailbox: string, number: number): Promise<Buffer | undefined> {
-    const found = this.existingFolder(mailbox);
-    if (!found) return undefined;
-    try {
-      return await fs.promises.readFile(found.folder.messagePath(number));
-    } catch (error) {
-      if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
-      throw error;
-    }
+    return this.existingFolder(mailbox)?.folder.readMessage(number);
   }
 
   async remove(mailbox: string, numbers: readonly number[]): Promise<void> {
     const found = this.existingFolder(mailbox);
     if (!found || numbers.length === 0) return;
-    await found.folder.removeMessages(numbers);
+    await this.track(found.folder.removeMessages(numbers));
     this.emit('expunged', { mailbox: found.address, numbers });
   }
 
@@ -214,26 +200,107 @@ export class MailStore extends EventEmitter<StoreEvents> {
     for (const mailbox of await this.mailboxes()) await this.remove(mailbox, this.list(mailbox));
   }
 
+  private async deliverOn(
+    thread: DeliveryThread,
+    incoming: IncomingMessage,
+    envelope: Envelope,
+    trace: Trace,
+  ): Promise<StoredMessage[]> {
+    try {
+      const body = await incoming.finish();
+      const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
+      const outcome = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
+      if (!outcome.ok) throw new DeliveryError(outcome.message, outcome.code);
+      const to = envelope.to.map((r) => r.address);
+      const stored = outcome.copies.map(({ number, size }, i): StoredMessage => {
+        const recipient = envelope.to[i];
+        if (this.log.enabled('info'))
+          this.log.info(`${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(number))}`);
+        return {
+          mailbox: recipient.address,
+          number,
+          envelope: { from: envelope.from, to },
+          size,
+          receivedAt: trace.receivedAt,
+        };
+      });
+      for (const message of stored) this.emit('delivered', message);
+      return stored;
+    } finally {
+      // Before the reply: once the client hears it, no temp file of this message is left.
+      await incoming.dispose();
+    }
+  }
+
+  /** Keeps `work` in inFlight until it settles, so close() waits for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.catch(() => {}).finally(() => this.inFlight.delete(work));
+    return work;
+  }
+
   /** The folder of a mailbox named by a reader (no folder is created), with its normalized address. */
   private existingFolder(mailbox: string): { folder: MhFolder; address: string } | undefined {
     const check = this.check(mailbox);
-    return check.ok
-      ? { folder: this.folderAt(folderPath(this.mailDir, check.mailbox)), address: check.mailbox.address }
-      : undefined;
+    const dir = check.ok ? this.layout.existingFolder(check.mailbox) : undefined;
+    return dir === undefined || !check.ok
+      ? undefined
+      : { folder: new MhFolder(dir, this.folders), address: check.mailbox.address };
   }
 
-  private folderAt(dir: string): MhFolder {
-    return new MhFolder(dir, this.lockToken, this.smallFiles);
+  /** Makes what is missing of MAIL_DIR, .tmp and .locks (noting what it made), then this store's lock token. */
+  private prepare(): void {
+    this.created.push(...makeDirectories(this.mailDir));
+    if (this.created.length > 0) this.log.info(`Created mail directory ${this.displayDir}`);
+    for (const name of [tempDirName, lockDirName] as const) {
+      const existed = lstatIfPresent(path.join(this.mailDir, name)) !== undefined;
+      const dir = this.layout.ownDirectory(name);
+      if (!existed) this.created.push(dir);
+    }
+    this.token.create();
   }
 
-  /** Temp files (`<pid>-...`, see TempNames) and lock tokens (`<pid>`) of processes no longer running are leftovers. */
-  private async removeFilesOfDeadProcesses(dir: string): Promise<void> {
-    for (const name of await fs.promises.readdir(dir)) {
-      const pid = Number.parseInt(name, 10);
-      if (pid === process.pid || !processRunning(pid)) {
-        await fs.promises.rm(path.join(dir, name), { force: true });
-        this.log.debug(`Removed ${path.basename(dir)}/${name}, left by a process no longer running`);
+  /** Removes what open() made, innermost first, each only if empty. */
+  private undoCreation(): void {
+    for (const dir of this.created.splice(0).reverse()) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // Not empty (someone put something there), or gone already: either way not ours to remove.
       }
+    }
+  }
+
+  /**
+   * Clears what stores that are gone left in .tmp and .locks: the files of processes no longer
+   * running, and those of stores of our pid that are not open: an earlier process that had our
+   * pid (in a container every run is pid 1), or a store of this process that was closed. A store
+   * of this process is open while its lock token is there, made since this process started.
+   */
+  private async removeLeftovers(): Promise<void> {
+    const openHere = new Set<string>();
+    for (const name of await fs.promises.readdir(this.layout.lockDir)) {
+      const owner = ownerOf(name);
+      const file = path.join(this.layout.lockDir, name);
+      if (owner?.pid === process.pid && owner.storeId && madeByThisProcess(await fs.promises.lstat(file))) {
+        openHere.add(owner.storeId);
+      } else if (!owner || owner.pid === process.pid || !processRunning(owner.pid)) {
+        await this.removeLeftover(file);
+      }
+    }
+    for (const name of await fs.promises.readdir(this.layout.tempDir)) {
+      const owner = ownerOf(name);
+      const open = owner && (owner.pid === process.pid ? openHere.has(owner.storeId ?? '') : processRunning(owner.pid));
+      if (!open) await this.removeLeftover(path.join(this.layout.tempDir, name));
+    }
+  }
+
+  private async removeLeftover(file: string): Promise<void> {
+    try {
+      await fs.promises.rm(file, { recursive: true, force: true });
+      this.log.debug(`Removed ${path.relative(this.mailDir, file)}, left by a store no longer running`);
+    } catch (error) {
+      this.log.warning(`could not remove ${file}: ${(error as Error).message}`);
     }
   }
 }
@@ -246,72 +313,12 @@ function ownedBytes(chunks: readonly Buffer[], size: number): Uint8Array {
   return bytes;
 }
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
+/** Names of the real directories in `dir` (links are not followed); [] when it is missing. */
+async function directoriesIn(dir: string): Promise<string[]> {
   try {
-    return await fs.promises.readdir(dir);
+    return (await fs.promises.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   } catch (error) {
     if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return [];
     throw error;
-  }
-}
-
-/** The body as received: the chunks themselves while small (no copy), else the temp file it streamed to. */
-type Body = { size: number } & ({ inMemory: readonly Buffer[] } | { file: string });
-
-/**
- * A message body on its way in: kept in memory while small, streamed to a temp file once large,
- * so memory does not grow with message size. `write` returns false when the caller should wait
- * for `drain` (the file is behind).
- */
-export class IncomingMessage extends EventEmitter<{ drain: []; error: [Error] }> {
-  size = 0;
-  private chunks: Buffer[] = [];
-  private spill: { file: string; stream: fs.WriteStream } | undefined;
-
-  constructor(private readonly newTempPath: () => string) {
-    super();
-  }
-
-  write(chunk: Buffer): boolean {
-    this.size += chunk.length;
-    if (this.spill) return this.spill.stream.write(chunk);
-    this.chunks.push(chunk);
-    if (this.size <= spillThreshold) return true;
-    const file = this.newTempPath();
-    const stream = fs.createWriteStream(file, { flags: 'wx', mode: 0o640 });
-    stream.on('drain', () => this.emit('drain'));
-    stream.on('error', (error) => this.emit('error', error));
-    this.spill = { file, stream };
-    const pending = this.chunks;
-    this.chunks = [];
-    let ready = true;
-    for (const buffered of pending) ready = stream.write(buffered);
-    return ready;
-  }
-
-  /** Waits until every byte is written; the body as the store copies it. */
-  async finish(): Promise<Body> {
-    if (!this.spill) return { size: this.size, inMemory: this.chunks };
-    const { stream, file } = this.spill;
-    await new Promise<void>((resolve, reject) => {
-      stream.once('error', reject);
-      stream.end(resolve);
-    });
-    return { size: this.size, file };
-  }
-
-  /** Drops the body: nothing of it stays on disk. */
-  discard(): void {
-    this.chunks = [];
-    if (!this.spill) return;
-    const { stream, file } = this.spill;
-    this.spill = undefined;
-    const remove = () => fs.rm(file, { force: true }, () => {});
-    // Writes still pending fail once the stream is destroyed: expected, and nobody is waiting for them.
-    stream.removeAllListeners('error').on('error', () => {});
-    if (stream.closed) remove();
-    else stream.once('close', remove).destroy();
-    // Nothing is behind any more: whoever waits to send more (a paused socket) may go on.
-    this.emit('drain');
   }
 }

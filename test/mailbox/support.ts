@@ -1,6 +1,6 @@
 /** Shared by the store's tests: deliveries straight to a MailStore, Python holding folder locks, log lines to wait for, tmpfs mounts. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { rmdir } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -124,14 +124,28 @@ export class PythonLock {
 export async function withTmpfs<T>(options: string, body: (dir: string) => Promise<T>): Promise<T> {
   const dir = await tempDir('tms-mount-');
   await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+  // Also when the test process ends without getting to `finally`: it exits on an uncaught error
+  // (what some of these tests catch), or is stopped while a broken server hangs it. Before the
+  // scratch folder's own removal at exit, which would otherwise stop at the mount point.
+  const unmountAtExit = () => spawnSync('umount', ['-l', dir]);
+  const unmountAndStop = (signal: NodeJS.Signals) => {
+    unmountAtExit();
+    process.kill(process.pid, signal);
+  };
+  process.prependOnceListener('exit', unmountAtExit);
+  for (const signal of stopSignals) process.once(signal, unmountAndStop);
   try {
     return await body(dir);
   } finally {
     // Lazily if still busy (a server that failed to close): the mount goes once its last file closes.
     await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
+    process.removeListener('exit', unmountAtExit);
+    for (const signal of stopSignals) process.removeListener(signal, unmountAndStop);
     await rmdir(dir);
   }
 }
+
+const stopSignals = ['SIGINT', 'SIGTERM'] as const;
 
 /** Remounts a tmpfs mounted by withTmpfs read-only (`ro`) or writable again (`rw`). */
 export async function remount(dir: string, mode: 'ro' | 'rw'): Promise<void> {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -36,6 +37,35 @@ export async function deliver(
   const incoming = store.receive();
   incoming.write(Buffer.from(body));
   return store.deliver(incoming, { from: 'a@b.test', to: to.map((address) => recipient(store, address)) }, trace);
+}
+
+/** Resolves once `dir`'s entries satisfy `done`, re-checking on every change (inotify, no polling). */
+export function whenDir(
+  dir: string,
+  done: (entries: string[]) => boolean,
+  what: string,
+  limitMs = 10_000,
+): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const watcher = fs.watch(dir);
+    const finish = (error?: Error, entries?: string[]) => {
+      clearTimeout(timer);
+      watcher.close();
+      if (error) reject(error);
+      else resolve(entries!);
+    };
+    const check = () => {
+      const entries = fs.readdirSync(dir);
+      if (done(entries)) finish(undefined, entries);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`${dir}: still not ${what} after ${limitMs} ms: ${fs.readdirSync(dir).join(', ')}`)),
+      limitMs,
+    );
+    watcher.on('change', check);
+    watcher.on('error', (error) => finish(error));
+    check();
+  });
 }
 
 /** A logger whose lines a test can wait for. */
@@ -76,7 +106,8 @@ export class PythonLock {
 
   static async hold(folders: readonly string[]): Promise<PythonLock> {
     const script = [
-      'import mailbox, sys',
+      'import mailbox, os, sys',
+      'for p in sys.argv[1:]: os.makedirs(os.path.dirname(p), exist_ok=True)',
       'boxes = [mailbox.MH(p) for p in sys.argv[1:]]',
       'for box in boxes: box.lock()',
       'print("locked", flush=True)',

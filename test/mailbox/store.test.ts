@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { MailStore, type StoredMessage } from '../../src/mailbox/store.js';
 import { addRange, formatSequences, parseSequences, removeNumbers } from '../../src/mailbox/sequences.js';
-import { python, tempDir } from '../helpers.js';
+import { python, RawSmtp, startServer, tempDir } from '../helpers.js';
 import { deliver, PythonLock, quiet, recipient, trace, WatchedLog } from './support.js';
 
 test('sequences: ranges parse, merge and print as nmh and mailbox.MH write them', () => {
@@ -221,6 +221,26 @@ test('a delivery thread that dies fails the deliveries it held (nothing stored);
   await store.close();
 });
 
+test('the descriptors kept for .mh_highwater and .mh_sequences stay few (32 per thread), however many folders get mail', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  try {
+    await deliver(
+      store,
+      Array.from({ length: 100 }, (_, i) => `r${i}@x.test`),
+    );
+    const openInMailDir = (await readdir('/proc/self/fd')).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(store.mailDir);
+      } catch {
+        return false; // the descriptor readdir itself used, closed meanwhile
+      }
+    });
+    assert.ok(openInMailDir.length <= 32, `${openInMailDir.length} descriptors open in MAIL_DIR`);
+  } finally {
+    await store.close();
+  }
+});
+
 test('large bodies stream through a temp file and arrive intact for every recipient', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   const incoming = store.receive();
@@ -255,9 +275,32 @@ test('addresses: domain lowercased, local part kept; unsafe names refused with a
     ['a\u0000@x.test', /contains/],
     [`${'a'.repeat(256)}@x.test`, /longer than 255 bytes/],
     ['a@.tmp', /starts with a dot/],
+    ['bob\u202E@x.test', /local part contains U\+202E, an invisible, bidirectional or replacement character/],
+    ['a@x\uFEFF.test', /domain contains U\+FEFF/],
+    ...['\u200E', '\u200F', '\u202A', '\u2066', '\u2069', '\u200B', '\u200D', '\u2060', '\u00AD', '\u0085'].map(
+      (c) => [`a${c}b@x.test`, /an invisible, bidirectional or replacement character/] as const,
+    ),
+    ['a\uD800@x.test', /contains U\+D800/],
+    ['a\uFFFD@x.test', /contains U\+FFFD/],
   ] as const) {
     const check = store.check(address);
     assert.ok(!check.ok && reason.test(check.reason), `${address}: ${JSON.stringify(check)}`);
+  }
+});
+
+test('over SMTP, a recipient with a bidi control or with bytes that are not UTF-8 is refused at RCPT with 553 and why', async () => {
+  const server = await startServer();
+  try {
+    const smtp = await RawSmtp.connect(server.smtpPort);
+    await smtp.reply();
+    await smtp.command('EHLO c.test');
+    assert.match(await smtp.command('MAIL FROM:<a@b.test> SMTPUTF8'), /^250 /);
+    assert.match(await smtp.command('RCPT TO:<moc.\u202Eevil@x.test>'), /^553 5\.1\.3 .*U\+202E/);
+    smtp.send(Buffer.concat([Buffer.from('RCPT TO:<bad'), Buffer.from([0xff, 0xfe]), Buffer.from('@x.test>\r\n')]));
+    assert.match(await smtp.reply(), /^553 5\.1\.3 .*U\+FFFD/);
+    smtp.close();
+  } finally {
+    await server.close();
   }
 });
 

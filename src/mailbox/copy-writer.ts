@@ -88,7 +88,7 @@ interface PendingLink {
 }
 
 export class CopyWriter {
-  /** Copies waiting to be linked, by folder: those of one turn go in under one lock. */
+  /** Copies waiting to be linked, by mailbox address (one per folder): those of one turn go in under one lock. */
   private readonly pendingLinks = new Map<string, { mailbox: MailboxName; links: PendingLink[] }>();
   /** Transactions with steps left, in round-robin order. */
   private readonly queue: Job[] = [];
@@ -223,21 +223,20 @@ export class CopyWriter {
    * of `.mh_highwater` and `.mh_sequences` for all of them.
    */
   private addToFolder(mailbox: MailboxName, temp: string): Promise<number> {
-    const dir = folderPath(this.mailDir.root, mailbox);
     return new Promise((resolve, reject) => {
-      let batch = this.pendingLinks.get(dir);
+      let batch = this.pendingLinks.get(mailbox.address);
       if (!batch) {
         batch = { mailbox, links: [] };
-        this.pendingLinks.set(dir, batch);
-        setImmediate(() => void this.linkBatch(dir));
+        this.pendingLinks.set(mailbox.address, batch);
+        setImmediate(() => void this.linkBatch(mailbox.address));
       }
       batch.links.push({ temp, resolve, reject });
     });
   }
 
-  private async linkBatch(dir: string): Promise<void> {
-    const { mailbox, links } = this.pendingLinks.get(dir)!;
-    this.pendingLinks.delete(dir);
+  private async linkBatch(address: string): Promise<void> {
+    const { mailbox, links } = this.pendingLinks.get(address)!;
+    this.pendingLinks.delete(address);
     try {
       const results = await this.addInFolder(
         mailbox,

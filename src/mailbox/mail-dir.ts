@@ -27,6 +27,8 @@ export class MailDir {
   readonly lockDir: string;
   /** Directories found (or made) real for writing, not checked again until forgotten. */
   private readonly checked = new Set<string>();
+  /** Checked folders by mailbox address: a delivery's lookup, without building the path each time. */
+  private readonly folders = new Map<string, string>();
 
   constructor(readonly root: string) {
     this.tempDir = path.join(root, tempDirName);
@@ -35,7 +37,12 @@ export class MailDir {
 
   /** The mailbox's folder, made if missing; throws UnsafePathError when a link or a file is in the way. */
   folder(mailbox: MailboxName): string {
-    return this.directory([mailbox.domain, mailbox.local], true)!;
+    let dir = this.folders.get(mailbox.address);
+    if (dir === undefined) {
+      dir = this.directory([mailbox.domain, mailbox.local], true)!;
+      this.folders.set(mailbox.address, dir);
+    }
+    return dir;
   }
 
   /**
@@ -61,7 +68,7 @@ export class MailDir {
     for (let attempt = 1; ; attempt++) {
       const file = names.next();
       try {
-        this.ownDirectory(tempDirName);
+        if (!this.checked.has(this.tempDir)) this.ownDirectory(tempDirName);
         // O_EXCL: never through a link, never over a file another writer made.
         return { file, fd: fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, fileMode) };
       } catch (error) {
@@ -74,6 +81,9 @@ export class MailDir {
   /** After an operation in `dir` failed: check it, and its parents, again on next use. */
   forget(dir: string): void {
     for (let at = dir; at.startsWith(this.root + path.sep); at = path.dirname(at)) this.checked.delete(at);
+    for (const [address, folder] of this.folders) {
+      if (folder === dir || folder.startsWith(dir + path.sep)) this.folders.delete(address);
+    }
   }
 
   private directory(parts: readonly string[], create: boolean): string | undefined {

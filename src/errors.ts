@@ -12,6 +12,20 @@ export const errorCodes = {
   TMS_CLIENT_CLOSED: ['MailClientClosedError'],
   TMS_INVALID_FILTER: ['TypeError'],
   TMS_INVALID_ARGUMENT: ['TypeError', 'RangeError'],
+  TMS_MAIL_DIR_READ_ONLY: ['MailDirError'],
+  TMS_MAIL_DIR_NOT_DIRECTORY: ['MailDirError'],
+  TMS_MAIL_DIR_PERMISSION: ['MailDirError'],
+  TMS_UNSAFE_PATH: ['UnsafePathError'],
+  TMS_LOCK_TIMEOUT: ['LockTimeoutError'],
+  TMS_FOLDER_FULL: ['FolderFullError'],
+  TMS_STORE_CLOSED: ['StoreClosedError'],
+  TMS_DELIVERY_FAILED: ['DeliveryError'],
+  TMS_FOLDER_NAME: ['FolderNameError'],
+  TMS_FOLDER_EXISTS: ['FolderError'],
+  TMS_NO_FOLDER: ['FolderError'],
+  TMS_INBOX: ['FolderError'],
+  TMS_FOLDER_HAS_CHILDREN: ['FolderError'],
+  TMS_FLAG_NAME: ['FlagNameError'],
 } as const satisfies Record<`TMS_${string}`, readonly string[]>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -98,7 +98,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     await smtp.start();
   } catch (error) {
     await smtp.close(0);
-    await store.close();
+    // A start that fails leaves nothing behind: not even the MAIL_DIR it made.
+    await store.closeAndUndoCreation();
     if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     throw error;
   }
@@ -137,6 +138,17 @@ export type { Envelope } from './mailbox/store.js';
 export type * from './mailbox/reader.js';
 export { inboxName, systemFlags } from './mailbox/reader.js';
 export { MailStore } from './mailbox/store.js';
+export {
+  DeliveryError,
+  FlagNameError,
+  FolderError,
+  FolderFullError,
+  FolderNameError,
+  LockTimeoutError,
+  MailDirError,
+  StoreClosedError,
+  UnsafePathError,
+} from './mailbox/errors.js';
 export * from './chaos/index.js';
 export {
   createAddress,

@@ -17,11 +17,11 @@ export type AddressCheck = { ok: true; mailbox: MailboxName } | { ok: false; rea
 const maxComponentBytes = 255;
 const forbidden = /[\u0000-\u001f\u007f/\\]/;
 /**
- * Characters that hide or reorder what a name shows (zero-width, bidi controls, BOM: Unicode's
- * "format" class, and line separators), and those that mean bad UTF-8 reached us (U+FFFD, lone
- * surrogates): a name must read as what it is.
+ * Characters that hide or reorder what a folder name shows (U+202E makes `moc.evil` read as
+ * `live.com`): every control and format character (bidi controls, zero-width spaces and
+ * joiners, U+FEFF), and U+FFFD or a lone surrogate, which mean bad UTF-8 reached us.
  */
-const deceptive = /[\p{Cf}\p{Cs}\u2028\u2029\uFFFD]/u;
+const invisible = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029\uFFFD]/u;
 
 /**
  * Validates an address as it appears between `<` and `>` (source routes already removed,
@@ -46,9 +46,11 @@ export function toMailbox(address: string): AddressCheck {
 export function componentProblem(value: string, what: string): string | undefined {
   if (value === '.' || value === '..') return `${what} "${value}" is not a folder name`;
   if (forbidden.test(value)) return `${what} contains "/", "\\" or a control character`;
-  const hidden = deceptive.exec(value);
-  if (hidden)
-    return `${what} contains U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}, an invisible or replacement character`;
+  const hidden = invisible.exec(value);
+  if (hidden) {
+    const code = hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    return `${what} contains U+${code}, an invisible, bidirectional or replacement character`;
+  }
   if (Buffer.byteLength(value) > maxComponentBytes) return `${what} longer than ${maxComponentBytes} bytes`;
   return undefined;
 }

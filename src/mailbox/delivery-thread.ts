@@ -5,11 +5,13 @@
  */
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
 import { startWorker } from '../worker.js';
 import {
   bodyTransfer,
   closeRequest,
-  type CopyResult,
+  type DeliveryLog,
+  type DeliveryOutcome,
   type DeliveryReply,
   type DeliveryRequest,
 } from './copy-writer.js';
@@ -17,7 +19,7 @@ import type { DeliveryWorkerData } from './delivery-worker.js';
 
 interface Pending {
   readonly worker: Worker;
-  readonly resolve: (results: CopyResult[]) => void;
+  readonly resolve: (outcome: DeliveryOutcome) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -26,11 +28,14 @@ export class DeliveryThread {
   private readonly pending = new Map<number, Pending>();
   private lastId = 0;
 
-  constructor(private readonly data: DeliveryWorkerData) {
+  constructor(
+    private readonly data: DeliveryWorkerData,
+    private readonly log: Logger,
+  ) {
     this.worker = this.start();
   }
 
-  deliver(request: Omit<DeliveryRequest, 'id'>): Promise<CopyResult[]> {
+  deliver(request: Omit<DeliveryRequest, 'id'>): Promise<DeliveryOutcome> {
     const worker = (this.worker ??= this.start());
     const id = ++this.lastId;
     return new Promise((resolve, reject) => {
@@ -57,11 +62,12 @@ export class DeliveryThread {
   private start(): Worker {
     const worker = startWorker(import.meta.url, 'delivery-worker', { workerData: this.data });
     let failure = new Error('the delivery thread stopped');
-    worker.on('message', (reply: DeliveryReply) => {
-      const entry = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
+    worker.on('message', (message: DeliveryReply | DeliveryLog) => {
+      if ('level' in message) return this.log[message.level](message.message);
+      const entry = this.pending.get(message.id);
+      this.pending.delete(message.id);
       this.afterSettled(worker);
-      entry?.resolve([...reply.results]);
+      entry?.resolve(message.outcome);
     });
     worker.on('error', (error) => {
       failure = new Error(`the delivery thread failed: ${error.message}`);

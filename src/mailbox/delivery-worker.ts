@@ -1,17 +1,38 @@
 /** Entry point of the store's delivery thread: a CopyWriter serving the store on the main thread. */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { bodyTransfer, closeRequest, CopyWriter, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
-import { TempNames } from './layout.js';
+import {
+  bodyTransfer,
+  closeRequest,
+  CopyWriter,
+  type DeliveryLog,
+  type DeliveryReply,
+  type DeliveryRequest,
+} from './copy-writer.js';
+import { LockToken, type LogLine } from './dot-lock.js';
+import { lockTokenPath, TempNames } from './layout.js';
+import { MailDir } from './mail-dir.js';
+import { SmallFiles } from './mh-folder.js';
 
 export interface DeliveryWorkerData {
   readonly mailDir: string;
-  readonly lockToken: string;
+  readonly storeId: string;
+  readonly lockWaitMs: number;
+  /** Whether the store logs debug lines: only then are they sent over. */
+  readonly debug: boolean;
 }
 
 const port = parentPort!;
-const { mailDir, lockToken } = workerData as DeliveryWorkerData;
+const data = workerData as DeliveryWorkerData;
+const log: LogLine = (level, message) => {
+  if (level !== 'debug' || data.debug) port.postMessage({ level, message } satisfies DeliveryLog);
+};
+const mailDir = new MailDir(data.mailDir);
+const context = {
+  lock: { token: new LockToken(lockTokenPath(data.mailDir, data.storeId), mailDir), waitMs: data.lockWaitMs, log },
+  smallFiles: new SmallFiles(),
+};
 // The thread id keeps our temp names apart from the main thread's and from an earlier delivery thread's.
-const writer = new CopyWriter(mailDir, new TempNames(mailDir, threadId), lockToken);
+const writer = new CopyWriter(mailDir, new TempNames(data.mailDir, data.storeId, threadId), context, log);
 
 port.on('message', (request: DeliveryRequest | typeof closeRequest) => {
   if (request === closeRequest) {
@@ -20,8 +41,8 @@ port.on('message', (request: DeliveryRequest | typeof closeRequest) => {
     port.close();
     return;
   }
-  void writer.deliver(request).then((results) => {
+  void writer.deliver(request).then((outcome) => {
     const { id, body } = request;
-    port.postMessage({ id, results, body } satisfies DeliveryReply, bodyTransfer(body));
+    port.postMessage({ id, outcome, body } satisfies DeliveryReply, bodyTransfer(body));
   });
 });

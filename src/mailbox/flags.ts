@@ -3,6 +3,7 @@
  * the absence from `unseen`, `\Flagged` is `flagged`, `\Answered` is `replied`, `\Deleted` is
  * `deleted`, `\Draft` is `draft`, and a keyword is a sequence of its own name.
  */
+import { FlagNameError } from './errors.js';
 import type { Flag, FlagOperation } from './reader.js';
 import { inRanges, rangesOf, subtractRanges, unionRanges, type Ranges, type Sequences } from './sequences.js';
 
@@ -32,16 +33,6 @@ const reservedSequences = new Set(['cur', 'all', 'first', 'last', 'next', 'prev'
  * read it. IMAP atoms exclude `(){ %*"\]` and controls, which this pattern excludes too.
  */
 const keywordPattern = /^[A-Za-z$][A-Za-z0-9$_.+-]{0,99}$/;
-
-export class FlagNameError extends Error {
-  override readonly name = 'FlagNameError';
-  readonly code = 'TMS_FLAG_NAME';
-  constructor(readonly flag: string) {
-    super(
-      `${JSON.stringify(flag)} cannot be a flag: a keyword is a letter or "$" followed by letters, digits or "$_.+-" (at most 100), and not an MH sequence name with a meaning of its own`,
-    );
-  }
-}
 
 /** The flag as stored (system flags matched case-insensitively, as IMAP does); throws FlagNameError for one MH cannot hold. */
 export function canonicalFlag(flag: string): Flag {

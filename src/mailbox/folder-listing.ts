@@ -62,10 +62,10 @@ export function listFolder(dir: string): FolderListing | undefined {
   };
 }
 
-/** A small dot-file's text; undefined when missing, or when it is not a regular file (never followed). */
+/** A small dot-file's text; undefined when missing, or when it is not a regular file (never followed, never waited on). */
 export function readSmallFile(file: string): string | undefined {
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
       return fs.fstatSync(fd).isFile() ? fs.readFileSync(fd, 'utf8') : undefined;
     } finally {

@@ -4,21 +4,11 @@
  * A name can never reach outside its mailbox's tree.
  */
 import { componentProblem } from './address.js';
+import { FolderNameError } from './errors.js';
 import { inboxName } from './reader.js';
 
 /** Longest folder name accepted, in bytes (IMAP clients send a few dozen). */
 const maxNameBytes = 1024;
-
-export class FolderNameError extends Error {
-  override readonly name = 'FolderNameError';
-  readonly code = 'TMS_FOLDER_NAME';
-  constructor(
-    readonly folder: string,
-    reason: string,
-  ) {
-    super(`Folder name ${JSON.stringify(folder)} is not allowed: ${reason}`);
-  }
-}
 
 /**
  * The folder's path components below the mailbox's own folder ([] for INBOX, any case), or

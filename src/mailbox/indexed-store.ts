@@ -11,12 +11,14 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { toMailbox } from './address.js';
 import { applyFlags, canonicalFlag, deletedFlag, flagsFromSequences, orderedFlags } from './flags.js';
-import { folderComponents, FolderNameError } from './folder-name.js';
+import { FolderError, FolderNameError } from './errors.js';
+import { folderComponents } from './folder-name.js';
 import { isGone } from './folder-listing.js';
 import { IndexKeeper } from './index-keeper.js';
 import { MessageIndex, type Entry, type FolderState, type NewEntry } from './message-index.js';
 import { readMessage, servedSizeOf, streamMessage } from './message-file.js';
-import type { MhFolder } from './mh-folder.js';
+import type { MailDir } from './mail-dir.js';
+import { writeAll, type MhFolder } from './mh-folder.js';
 import {
   inboxName,
   type Flag,
@@ -40,20 +42,12 @@ import { ChangeWatcher } from './watcher.js';
 export interface StoreDisk {
   readonly mailDir: string;
   readonly log: Logger;
+  /** MAIL_DIR's directories, checked component by component (no links followed). */
+  readonly layout: MailDir;
   /** The MH folder at `dir`, with the store's lock token. */
   folderAt(dir: string): MhFolder;
-  /** A new temp file name under MAIL_DIR/.tmp (same file system as the folders). */
-  newTempPath(): string;
-}
-
-export class FolderError extends Error {
-  override readonly name = 'FolderError';
-  constructor(
-    readonly code: 'TMS_FOLDER_EXISTS' | 'TMS_NO_FOLDER' | 'TMS_INBOX' | 'TMS_FOLDER_HAS_CHILDREN',
-    message: string,
-  ) {
-    super(message);
-  }
+  /** A new temp file under MAIL_DIR/.tmp (same file system as the folders), open for writing. */
+  createTemp(): { file: string; fd: number };
 }
 
 export class IndexedStore extends EventEmitter<StoreEvents> implements MailReader {
@@ -194,7 +188,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     const dir = this.keeper.folderDir(checked);
     if (this.index.folder(checked) || isDirectory(dir))
       throw new FolderError('TMS_FOLDER_EXISTS', `Folder ${checked.folder} of ${checked.mailbox} exists already`);
-    await this.makeFolder(checked);
+    this.makeFolder(checked);
   }
 
   async renameFolder(ref: FolderRef, newName: string): Promise<void> {
@@ -205,7 +199,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
       throw new FolderError('TMS_FOLDER_EXISTS', `Folder ${to.folder} of ${to.mailbox} exists already`);
     if (from.ref.folder === inboxName) {
       // RFC 3501 §6.3.5: renaming INBOX moves its messages to the new folder and leaves INBOX empty.
-      await this.makeFolder(to);
+      this.makeFolder(to);
       await this.move(from.ref, [...from.messages.keys()], to);
       return;
     }
@@ -216,8 +210,9 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     ) {
       throw new FolderNameError(to.folder, 'a folder cannot move inside itself');
     }
-    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o750 });
-    fs.renameSync(this.keeper.folderDir(from.ref), target);
+    const parent = folderComponents(to.folder).slice(0, -1);
+    this.writableDir({ mailbox: to.mailbox, folder: parent.length === 0 ? inboxName : parent.join('/') }, true);
+    fs.renameSync(this.writableDir(from.ref, false)!, target);
     this.dropFolderTree(from.ref);
     this.announce({ kind: 'folder', folder: from.ref, change: 'renamed', to: to.folder, external: false });
     await this.keeper.compare(to, true);
@@ -248,17 +243,21 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     options: { flags?: readonly Flag[]; receivedAt?: Date } = {},
   ): Promise<IndexedMessage> {
     const flags = orderedFlags(options.flags ?? []);
-    const state = ref.folder.toUpperCase() === inboxName ? await this.folderForWriting(ref) : this.existingFolder(ref);
+    const state = ref.folder.toUpperCase() === inboxName ? this.folderForWriting(ref) : this.existingFolder(ref);
     const receivedAt = options.receivedAt ?? new Date();
-    const temp = this.disk.newTempPath();
+    const { file, fd } = this.disk.createTemp();
     try {
-      fs.writeFileSync(temp, bytes, { flag: 'wx', mode: 0o640 });
-      // The file's time is its IMAP internal date, for us and for the next scan.
-      fs.utimesSync(temp, receivedAt, receivedAt);
-      const [number] = await this.linkIn(state, [temp], [flags]);
+      try {
+        writeAll(fd, bytes, 0);
+        // The file's time is its IMAP internal date, for us and for the next scan.
+        fs.futimesSync(fd, receivedAt, receivedAt);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const [number] = await this.linkIn(state, [file], [flags]);
       return this.recordAdded(state, {
         ...state.ref,
-        number: number,
+        number,
         transaction: undefined,
         envelope: { from: '', to: [state.ref.mailbox] },
         receivedAt,
@@ -266,14 +265,13 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
         flags,
       });
     } finally {
-      fs.rmSync(temp, { force: true });
+      fs.rmSync(file, { force: true });
     }
   }
 
   async copy(fromRef: FolderRef, numbers: readonly number[], toRef: FolderRef): Promise<number[]> {
     const from = this.existingFolder(fromRef);
-    const to =
-      toRef.folder.toUpperCase() === inboxName ? await this.folderForWriting(toRef) : this.existingFolder(toRef);
+    const to = toRef.folder.toUpperCase() === inboxName ? this.folderForWriting(toRef) : this.existingFolder(toRef);
     const sources = numbers.map((n) => from.messages.get(n)).filter((entry): entry is Entry => entry !== undefined);
     // Stored files never change, so a copy is one more link to the same file: no bytes copied,
     // and the internal date (the file's time) comes along.
@@ -306,8 +304,9 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     const present = numbers.filter((n) => state.messages.has(n));
     const canonical = flags.map(canonicalFlag);
     if (present.length === 0) return;
-    const folder = this.disk.folderAt(this.keeper.folderDir(state.ref));
-    await folder.changeSequences((sequences) => {
+    const dir = this.writableDir(state.ref, false);
+    if (dir === undefined) return;
+    await this.disk.folderAt(dir).changeSequences((sequences) => {
       applyFlags(sequences, present, operation, canonical);
       // Recorded inside the lock, in the same turn as the write, so no comparison with the disk sees one without the other.
       const changed = this.index.setFlags(state, flagsFromSequences(sequences, present));
@@ -320,7 +319,8 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     if (!state) return [];
     const present = numbers.filter((n) => state.messages.has(n));
     if (present.length === 0) return [];
-    await this.disk.folderAt(this.keeper.folderDir(state.ref)).removeMessages(present);
+    const dir = this.writableDir(state.ref, false);
+    if (dir !== undefined) await this.disk.folderAt(dir).removeMessages(present);
     const removed = this.index.remove(state, present).map((entry) => entry.number);
     if (removed.length > 0) this.announce({ kind: 'expunged', folder: state.ref, numbers: removed, external: false });
     return removed;
@@ -375,22 +375,37 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     files: readonly string[],
     flags: ReadonlyArray<readonly Flag[]>,
   ): Promise<number[]> {
-    const folder = this.disk.folderAt(this.keeper.folderDir(state.ref));
+    const folder = this.disk.folderAt(this.writableDir(state.ref, true)!);
     this.keeper.deliveryStarted(state.ref);
     try {
-      return await folder.addMessages(files, flags);
+      const results = await folder.addMessages(files, flags);
+      const failed = results.find((result) => result.status === 'rejected');
+      if (!failed) return results.map((result) => (result as PromiseFulfilledResult<number>).value);
+      // All or nothing, as IMAP's COPY: what did land goes again.
+      const landed = results.filter((result) => result.status === 'fulfilled').map((result) => result.value);
+      await folder.removeMessages(landed);
+      throw failed.reason;
     } finally {
       this.keeper.deliveryEnded(state.ref);
     }
   }
 
-  private async folderForWriting(ref: FolderRef): Promise<FolderState> {
+  /**
+   * A folder's directory for writing, checked component by component (no link is followed) and,
+   * with `create`, made if missing; undefined when it is missing.
+   */
+  private writableDir(ref: FolderRef, create: boolean): string | undefined {
+    const check = toMailbox(ref.mailbox);
+    if (!check.ok) throw new FolderNameError(ref.folder, check.reason);
+    return this.disk.layout.subFolder(check.mailbox, folderComponents(ref.folder), create);
+  }
+
+  private folderForWriting(ref: FolderRef): FolderState {
     return this.knownFolder(ref) ?? this.makeFolder(this.checkedFolder(ref));
   }
 
-  private async makeFolder(ref: FolderRef): Promise<FolderState> {
-    const dir = this.keeper.folderDir(ref);
-    await fs.promises.mkdir(dir, { recursive: true, mode: 0o750 });
+  private makeFolder(ref: FolderRef): FolderState {
+    this.writableDir(ref, true);
     // Parents made along the way (a new mailbox, `Lists` for `Lists/Work`) become folders too.
     const components = folderComponents(ref.folder);
     for (let depth = 0; depth <= components.length; depth++) {

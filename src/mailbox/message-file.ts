@@ -12,11 +12,11 @@ import { bareLineFeeds, withCrlf } from './served.js';
 /** Below this, a stream is made from the bytes read at once. */
 const streamWholeBelow = 1024 * 1024;
 
-/** Opens a message file without following a symlink; undefined when it is not (or no longer) one. */
+/** Opens a message file without following a symlink (nor waiting on a FIFO); undefined when it is not (or no longer) one. */
 async function openMessage(file: string): Promise<{ handle: FileHandle; size: number } | undefined> {
   let handle: FileHandle;
   try {
-    handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (error) {
     if (isGone(error) || (error as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
     throw error;

@@ -2,16 +2,20 @@
  * One MH folder on disk: numbered message files, `.mh_sequences`, its dot-lock, and the
  * high-water mark that keeps numbers from ever being reused (IMAP serves them as UIDs).
  *
- * Every change happens inside the dot-lock `.mh_sequences.lock`, the one Python's
- * `mailbox.MH.lock()` and nmh take, so other processes (a second server, a script) see
- * consistent numbering. The work inside the lock is a handful of small synchronous system
- * calls: cheaper than hopping through libuv's thread pool for each, and it never spans an
- * `await`, so within this process the lock is never contended.
+ * Every change happens inside the dot-lock (see dot-lock.ts), so other processes (a second
+ * server, a script) see consistent numbering. The work inside the lock is a handful of small
+ * synchronous system calls: cheaper than hopping through libuv's thread pool for each, and it
+ * never spans an `await`.
+ *
+ * The folder's directory must have been checked (MailDir.folder); files in it are opened
+ * without following links.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { withDotLock, type LockSettings } from './dot-lock.js';
+import { FolderFullError, UnsafePathError } from './errors.js';
 import { addNewMessage, unseenSequence } from './flags.js';
+import { isCode, openNoFollow, readRegularFile, removeIfPresent } from './mail-dir.js';
 import type { Flag } from './reader.js';
 import { addRange, formatSequences, parseSequences, removeNumbers, type Sequences } from './sequences.js';
 
@@ -21,61 +25,77 @@ const lockFile = '.mh_sequences.lock';
 const highWaterFile = '.mh_highwater';
 /** Room for any safe integer and a newline; the rest is spaces, which parseInt ignores. */
 const highWaterWidth = 24;
-/** A lock older than this was left by a crashed process: nothing holds it that long. */
-const staleLockMs = 30_000;
-const lockWaitLimitMs = 10_000;
+/** Numbers taken by other writers while we link are jumped past; this many jumps means something keeps adding. */
+const linkAttempts = 100;
+
+/** What every folder of one thread shares: how to lock, and the kept small-file descriptors. */
+export interface FolderContext {
+  readonly lock: LockSettings;
+  readonly smallFiles: SmallFiles;
+}
 
 export class MhFolder {
-  /**
-   * `lockToken`: this process's lock file (see `createLockToken`), linked in to take the lock;
-   * `smallFiles`: the store's open `.mh_highwater` and `.mh_sequences` files.
-   */
   constructor(
     readonly dir: string,
-    private readonly lockToken: string,
-    private readonly smallFiles: SmallFiles,
+    private readonly context: FolderContext,
   ) {}
 
   /**
    * Links each fully written file into the folder under the next free number and records its
-   * flags in the sequences (without `flags`, each goes into `unseen`, as new mail does). Returns
-   * the numbers in order. The files themselves are left in place.
+   * flags in the sequences (without `flags`, each goes into `unseen`, as new mail does); the
+   * files are left in place. Each file's outcome is its own (one that vanished fails alone).
+   * Throws, with nothing added, when the folder cannot be locked or its numbering recorded.
    */
-  async addMessages(files: readonly string[], flags?: ReadonlyArray<readonly Flag[]>): Promise<number[]> {
-    return this.withLock(() => {
-      const numbers: number[] = [];
-      this.updateHighWater((highest) => {
-        for (const file of files) {
-          highest = this.linkNext(file, highest);
-          numbers.push(highest);
-        }
-        return highest;
-      });
-      this.updateSequences((sequences) => {
-        if (flags) {
-          numbers.forEach((n, i) => addNewMessage(sequences, n, flags[i] ?? []));
-          return;
-        }
-        let unseen = sequences.get(unseenSequence) ?? [];
-        for (const n of numbers) unseen = addRange(unseen, n, n);
-        sequences.set(unseenSequence, unseen);
-      });
-      return numbers;
+  async addMessages(
+    files: readonly string[],
+    flags?: ReadonlyArray<readonly Flag[]>,
+  ): Promise<Array<PromiseSettledResult<number>>> {
+    return withDotLock(path.join(this.dir, lockFile), this.context.lock, () => {
+      const results: Array<PromiseSettledResult<number>> = [];
+      const added: Array<{ number: number; flags: readonly Flag[] | undefined }> = [];
+      try {
+        this.updateHighWater((highest) => {
+          files.forEach((file, i) => {
+            try {
+              highest = this.linkNext(file, highest);
+              added.push({ number: highest, flags: flags?.[i] });
+              results.push({ status: 'fulfilled', value: highest });
+            } catch (error) {
+              results.push({ status: 'rejected', reason: error });
+            }
+          });
+          return highest;
+        });
+        this.updateSequences((sequences) => {
+          if (flags) {
+            for (const entry of added) addNewMessage(sequences, entry.number, entry.flags ?? []);
+            return;
+          }
+          let unseen = sequences.get(unseenSequence) ?? [];
+          for (const { number } of added) unseen = addRange(unseen, number, number);
+          sequences.set(unseenSequence, unseen);
+        });
+      } catch (error) {
+        // The numbering could not be recorded: take the links back, so no message stays unaccounted for.
+        for (const { number } of added) removeIfPresent(this.messagePath(number));
+        throw error;
+      }
+      return results;
     });
-  }
-
-  /** Hands `change` the sequences under the lock and writes them back (readers' flag changes). */
-  async changeSequences(change: (sequences: Sequences) => void): Promise<void> {
-    await this.withLock(() => this.updateSequences(change));
   }
 
   /**
    * Deletes messages and drops them from every sequence. The high-water mark is raised first,
    * so even the highest number is never given out again.
    */
+  /** Hands `change` the sequences under the lock and writes them back (readers' flag changes). */
+  async changeSequences(change: (sequences: Sequences) => void): Promise<void> {
+    await withDotLock(path.join(this.dir, lockFile), this.context.lock, () => this.updateSequences(change));
+  }
+
   async removeMessages(numbers: readonly number[]): Promise<void> {
     if (numbers.length === 0) return;
-    await this.withLock(() => {
+    await withDotLock(path.join(this.dir, lockFile), this.context.lock, () => {
       // reduce, not Math.max(...numbers): emptying a big folder passes more numbers than a call takes arguments.
       this.updateHighWater((highest) => numbers.reduce((max, n) => Math.max(max, n), highest));
       for (const n of numbers) removeIfPresent(this.messagePath(n));
@@ -85,44 +105,60 @@ export class MhFolder {
     });
   }
 
-  /** Message numbers present now, ascending. */
+  /** Numbers of the messages a reader may serve now (regular files, not links), ascending. */
   list(): number[] {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return [];
-      throw error;
-    }
     const numbers: number[] = [];
-    for (const name of names) if (isMessageName(name)) numbers.push(Number(name));
+    for (const entry of this.entries())
+      if (entry.isFile() && isMessageName(entry.name)) numbers.push(Number(entry.name));
     return numbers.sort((a, b) => a - b);
+  }
+
+  /** The message's bytes; undefined when it is gone or is not a regular file. */
+  readMessage(n: number): Promise<Buffer | undefined> {
+    return readRegularFile(this.messagePath(n));
   }
 
   messagePath(n: number): string {
     return path.join(this.dir, String(n));
   }
 
+  /** The highest number any entry holds (whatever its type: a link named 7 takes 7 as well). */
+  private highestTaken(): number {
+    let highest = 0;
+    for (const entry of this.entries()) if (isMessageName(entry.name)) highest = Math.max(highest, Number(entry.name));
+    return highest;
+  }
+
+  private entries(): fs.Dirent[] {
+    try {
+      return fs.readdirSync(this.dir, { withFileTypes: true });
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return [];
+      throw error;
+    }
+  }
+
   private linkNext(temp: string, highest: number): number {
     let candidate = highest + 1;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
+      if (!Number.isSafeInteger(candidate)) throw new FolderFullError(this.dir);
       try {
         fs.linkSync(temp, this.messagePath(candidate));
         return candidate;
       } catch (error) {
+        if (!isCode(error, 'EEXIST') || attempt === linkAttempts) throw error;
         // Another writer (a script using mailbox.MH.add, say) took this number: jump past them all.
-        if (!isCode(error, 'EEXIST')) throw error;
-        candidate = Math.max(candidate, this.list().at(-1) ?? 0) + 1;
+        candidate = Math.max(candidate, this.highestTaken()) + 1;
       }
     }
   }
 
   /** Hands `change` the highest number ever given out here and records what it returns. */
   private updateHighWater(change: (highest: number) => number): void {
-    this.smallFiles.update(path.join(this.dir, highWaterFile), (recorded) => {
+    this.context.smallFiles.update(path.join(this.dir, highWaterFile), (recorded) => {
       const parsed = recorded === undefined ? Number.NaN : Number.parseInt(recorded, 10);
       // A folder made by another tool (or by the origin Python server) has no mark yet.
-      const highest = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : (this.list().at(-1) ?? 0);
+      const highest = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : this.highestTaken();
       // Fixed width: the number only grows, so the file never needs truncating.
       return `${change(highest)}\n`.padEnd(highWaterWidth);
     });
@@ -130,55 +166,16 @@ export class MhFolder {
 
   /** Rewritten in place under the lock, as nmh and `mailbox.MH.set_sequences` do. */
   private updateSequences(change: (sequences: Sequences) => void): void {
-    this.smallFiles.update(path.join(this.dir, sequencesFile), (text) => {
+    this.context.smallFiles.update(path.join(this.dir, sequencesFile), (text) => {
       const sequences = parseSequences(text ?? '');
       change(sequences);
       return formatSequences(sequences);
     });
   }
-
-  private async withLock<T>(critical: () => T): Promise<T> {
-    const lock = path.join(this.dir, lockFile);
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // A link, not a new file: creating and deleting an inode per delivery is what costs most
-        // on ext4 (a create after a delete waits for the journal), while a link is cheap.
-        fs.linkSync(this.lockToken, lock);
-        break;
-      } catch (error) {
-        if (isCode(error, 'ENOENT') && !fs.existsSync(this.lockToken)) {
-          createLockToken(this.lockToken);
-          continue;
-        }
-        if (!isCode(error, 'EEXIST')) throw error;
-      }
-      if (this.breakStaleLock(lock)) continue;
-      if (Date.now() - started > lockWaitLimitMs) throw new Error(`${lock} held for over ${lockWaitLimitMs / 1000} s`);
-      await sleep(Math.min(1 + attempt, 20));
-    }
-    try {
-      return critical();
-    } finally {
-      removeIfPresent(lock);
-    }
-  }
-
-  /** A lock naming a process that is gone, or one untouched for long (Python's are empty), is stale. */
-  private breakStaleLock(lock: string): boolean {
-    try {
-      const holder = Number.parseInt(fs.readFileSync(lock, 'ascii'), 10);
-      const { mtimeMs } = fs.statSync(lock);
-      const abandoned = Number.isSafeInteger(holder) ? !processRunning(holder) : Date.now() - mtimeMs > staleLockMs;
-      if (!abandoned) return false;
-      removeIfPresent(lock);
-      return true;
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return true;
-      throw error;
-    }
-  }
 }
+
+/** At most this many descriptors are kept open per SmallFiles (one per thread): enough for a few busy folders. */
+const keptDescriptors = 32;
 
 /**
  * The small files every delivery rewrites (`.mh_highwater`, `.mh_sequences`), each read and
@@ -192,7 +189,7 @@ export class SmallFiles {
   /** Most recently used last. */
   private readonly descriptors = new Map<string, number>();
 
-  constructor(private readonly limit = 256) {}
+  constructor(private readonly limit = keptDescriptors) {}
 
   /** Hands `change` the content (undefined when missing or empty) and writes what it returns. */
   update(file: string, change: (current: string | undefined) => string): void {
@@ -204,7 +201,7 @@ export class SmallFiles {
       read += got;
     }
     const next = Buffer.from(change(size === 0 ? undefined : current.toString('utf8')));
-    fs.writeSync(fd, next, 0, next.length, 0);
+    writeAll(fd, next, 0);
     if (size > next.length) fs.ftruncateSync(fd, next.length);
   }
 
@@ -223,12 +220,14 @@ export class SmallFiles {
       }
       fs.closeSync(kept);
     }
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o640);
+    // Never through a link: as root, that would rewrite any file on the machine.
+    const fd = openNoFollow(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
     try {
-      const { size } = fs.fstatSync(fd);
+      const info = fs.fstatSync(fd);
+      if (!info.isFile()) throw new UnsafePathError(file, 'is not a regular file');
       this.descriptors.set(file, fd);
       if (this.descriptors.size > this.limit) this.close(this.descriptors.keys().next().value!);
-      return { fd, size };
+      return { fd, size: info.size };
     } catch (error) {
       fs.closeSync(fd);
       throw error;
@@ -242,34 +241,23 @@ export class SmallFiles {
   }
 }
 
-/** unlink, where a file already gone is fine (cheaper than rmSync's stat first). */
-export function removeIfPresent(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch (error) {
-    if (!isCode(error, 'ENOENT')) throw error;
+/** Writes all of `bytes` at `position` (or at the file's offset when null). */
+export function writeAll(fd: number, bytes: Uint8Array, position: number | null): void {
+  for (let written = 0; written < bytes.length;) {
+    const wrote = fs.writeSync(
+      fd,
+      bytes,
+      written,
+      bytes.length - written,
+      position === null ? null : position + written,
+    );
+    // A regular file takes at least a byte or says why not (ENOSPC): zero would loop forever.
+    if (wrote === 0) throw new Error(`no progress writing file descriptor ${fd}`);
+    written += wrote;
   }
 }
 
-/** Creates this process's lock token: a file holding our pid, so others can tell a stale lock. */
-export function createLockToken(file: string): void {
-  fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o640 });
-}
-
-export function processRunning(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isCode(error, 'EPERM');
-  }
-}
-
+/** A name an MH reader counts as a message: a number without leading zeros, within 2^53 - 1, so every reader counts it exactly. */
 function isMessageName(name: string): boolean {
-  return /^[1-9][0-9]*$/.test(name);
-}
-
-export function isCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
+  return /^[1-9][0-9]{0,15}$/.test(name) && Number(name) <= Number.MAX_SAFE_INTEGER;
 }

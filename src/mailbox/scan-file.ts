@@ -5,12 +5,12 @@ import { bareLineFeeds } from './served.js';
 import { summarize } from './summary.js';
 import { parseTrace, traceHeadBytes } from './trace.js';
 
-/** Reads and summarizes one message file, refusing to follow a symlink. */
+/** Reads and summarizes one message file, refusing to follow a symlink or wait on a FIFO. */
 export function readMessageFile(path: string): ScanResult {
   let bytes: Buffer;
   let stat: fs.Stats;
   try {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
       stat = fs.fstatSync(fd);
       if (!stat.isFile()) return { gone: true };

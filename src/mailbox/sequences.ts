@@ -27,7 +27,10 @@ export function parseSequences(text: string): Sequences {
       const range = /^(\d+)(?:-(\d+))?$/.exec(spec);
       if (!range) continue;
       const first = Number(range[1]);
-      ranges = addRange(ranges, first, range[2] === undefined ? first : Number(range[2]));
+      const last = range[2] === undefined ? first : Number(range[2]);
+      // Past 2^53 - 1 a number is not exact (and no message can have it): such a range is dropped, not rounded.
+      if (!Number.isSafeInteger(last) || first > last) continue;
+      ranges = addRange(ranges, first, last);
     }
     sequences.set(line.slice(0, colon).trim(), ranges);
   }

@@ -5,23 +5,27 @@
  *
  * Layout: MAIL_DIR/<domain>/<local-part>/<N>, plus MAIL_DIR/.tmp/ for files being written
  * (same file system, so a finished file is linked into its folder, never copied), and
- * MAIL_DIR/.locks/<pid>, the file this process links in as a folder's dot-lock.
+ * MAIL_DIR/.locks/<pid>-<store id>, the file this store links in as a folder's dot-lock.
  *
  * Copies are written on a delivery thread (see copy-writer.ts): creating files is the costliest
  * part of a delivery, and there it runs beside the SMTP sessions instead of between them.
  */
-import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log.js';
 import { toMailbox, type AddressCheck, type MailboxName } from './address.js';
-import type { CopyResult } from './copy-writer.js';
 import { DeliveryThread } from './delivery-thread.js';
-import { folderPath, lockDirName, tempDirName, TempNames } from './layout.js';
+import { LockToken, madeByThisProcess, processRunning } from './dot-lock.js';
+import { DeliveryError, mailDirError, StoreClosedError } from './errors.js';
+import { IncomingMessage, type SpillFiles } from './incoming.js';
 import { IndexedStore } from './indexed-store.js';
-import { createLockToken, MhFolder, processRunning, removeIfPresent, SmallFiles } from './mh-folder.js';
+import { folderPath, lockDirName, lockTokenPath, newStoreId, ownerOf, tempDirName, TempNames } from './layout.js';
+import { lstatIfPresent, MailDir, makeDirectories } from './mail-dir.js';
+import { MhFolder, SmallFiles, type FolderContext } from './mh-folder.js';
 import { inboxName, type IndexedMessage } from './reader.js';
 import type { Trace } from './trace.js';
+
+export { IncomingMessage } from './incoming.js';
 
 export interface Envelope {
   /** Reverse path without brackets; '' for the null sender `<>`. */
@@ -29,76 +33,106 @@ export interface Envelope {
   readonly to: readonly MailboxName[];
 }
 
-type CopyFailure = Extract<CopyResult, { ok: false }>;
+export interface StoreOptions {
+  /** How long a delivery or removal waits for a folder another process has locked; default 10 s. */
+  readonly lockWaitMs?: number;
+}
 
-/** Bodies up to this size stay in memory; larger ones stream to a temp file as they arrive. */
-const spillThreshold = 1024 * 1024;
+const defaultLockWaitMs = 10_000;
 
 export class MailStore extends IndexedStore {
-  private readonly tempDir: string;
-  private readonly lockDir: string;
+  private readonly layout: MailDir;
+  private readonly storeId: string;
   /** Linked into a folder as its `.mh_sequences.lock` while we hold it. */
-  private readonly lockToken: string;
+  private readonly token: LockToken;
   private readonly tempNames: TempNames;
-  /** For the changes made on this thread (readers' flags, removals). */
-  private readonly smallFiles: SmallFiles;
+  /** For the changes made on this thread (readers' flags, appends, removals). */
+  private readonly folderContext: FolderContext;
+  private readonly spillFiles: SpillFiles;
   private deliveryThread: DeliveryThread | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** What open() made, outermost first: removed again, if still empty, by closeAndUndoCreation(). */
+  private readonly created: string[] = [];
 
   private constructor(
     readonly mailDir: string,
     /** MAIL_DIR as the user wrote it, for log lines they can paste into `cat`. */
     private readonly displayDir: string,
     private readonly log: Logger,
+    private readonly lockWaitMs: number,
   ) {
-    const lockToken = path.join(mailDir, lockDirName, String(process.pid));
-    const tempNames = new TempNames(mailDir);
-    const smallFiles = new SmallFiles();
+    const layout = new MailDir(mailDir);
+    const storeId = newStoreId();
+    const token = new LockToken(lockTokenPath(mailDir, storeId), layout);
+    const tempNames = new TempNames(mailDir, storeId);
+    const logLine = (level: 'debug' | 'warning', message: string) => log[level](message);
+    const folderContext = { lock: { token, waitMs: lockWaitMs, log: logLine }, smallFiles: new SmallFiles() };
     super({
       mailDir,
       log,
-      folderAt: (dir) => new MhFolder(dir, lockToken, smallFiles),
-      newTempPath: () => tempNames.next(),
+      layout,
+      folderAt: (dir) => new MhFolder(dir, folderContext),
+      createTemp: () => layout.createTemp(tempNames),
     });
-    this.tempDir = path.join(mailDir, tempDirName);
-    this.lockDir = path.join(mailDir, lockDirName);
-    this.lockToken = lockToken;
+    this.layout = layout;
+    this.storeId = storeId;
+    this.token = token;
     this.tempNames = tempNames;
-    this.smallFiles = smallFiles;
+    this.folderContext = folderContext;
+    this.spillFiles = {
+      create: () => this.layout.createTemp(this.tempNames),
+      remove: (file) =>
+        fs.promises
+          .rm(file, { force: true })
+          .catch((error: Error) => log.warning(`could not remove ${file}: ${error.message}`)),
+    };
   }
 
-  /** Creates MAIL_DIR if needed and clears temp files left by crashed processes. */
-  static async open(mailDir: string, log: Logger): Promise<MailStore> {
-    const absolute = path.resolve(mailDir);
-    if (!fs.existsSync(absolute)) {
-      await fs.promises.mkdir(absolute, { recursive: true, mode: 0o750 });
-      log.info(`Created mail directory ${mailDir}`);
+  /**
+   * Makes MAIL_DIR (and its .tmp and .locks) if needed and clears what stores that are gone
+   * left there. A MAIL_DIR that cannot be used fails with a MailDirError (read-only, not a
+   * directory, permission denied), leaving nothing behind.
+   */
+  static async open(mailDir: string, log: Logger, options: StoreOptions = {}): Promise<MailStore> {
+    const store = new MailStore(path.resolve(mailDir), mailDir, log, options.lockWaitMs ?? defaultLockWaitMs);
+    try {
+      store.prepare();
+      await store.removeLeftovers();
+    } catch (error) {
+      store.undoCreation();
+      throw mailDirError(store.mailDir, error) ?? error;
     }
-    const store = new MailStore(absolute, mailDir, log);
-    for (const dir of [store.tempDir, store.lockDir]) {
-      await fs.promises.mkdir(dir, { recursive: true, mode: 0o750 });
-      await store.removeFilesOfDeadProcesses(dir);
-    }
-    createLockToken(store.lockToken);
     // Started now, so the first delivery does not wait for the thread to load.
-    store.deliveryThread = new DeliveryThread({ mailDir: absolute, lockToken: store.lockToken });
+    store.deliveryThread = new DeliveryThread(
+      { mailDir: store.mailDir, storeId: store.storeId, lockWaitMs: store.lockWaitMs, debug: log.enabled('debug') },
+      log,
+    );
     store.startIndexing();
     return store;
   }
 
   /**
-   * Lets deliveries in flight finish, ends the delivery thread and removes this process's lock
-   * token, so a stopped server leaves only mail behind; later deliveries fail. Another store
-   * of this process on the same MAIL_DIR makes the token again when it next needs it.
+   * Lets deliveries in flight finish, ends the delivery thread and removes this store's lock
+   * token, so a stopped server leaves only mail behind; later deliveries fail.
    */
   async close(): Promise<void> {
     const thread = this.deliveryThread;
     this.deliveryThread = undefined;
     await Promise.allSettled(this.inFlight);
     await this.closeReaders();
-    this.smallFiles.closeAll();
+    this.folderContext.smallFiles.closeAll();
     await thread?.close();
-    removeIfPresent(this.lockToken);
+    try {
+      this.token.remove();
+    } catch (error) {
+      this.log.warning(`could not remove ${this.token.file}: ${(error as Error).message}`);
+    }
+  }
+
+  /** As close(), then removes what open() made (MAIL_DIR, .tmp, .locks), each only if empty: for a start that failed. */
+  async closeAndUndoCreation(): Promise<void> {
+    await this.close();
+    this.undoCreation();
   }
 
   /** The mailbox an envelope recipient maps to, or why it is refused. */
@@ -114,20 +148,20 @@ export class MailStore extends IndexedStore {
 
   /** Starts receiving a message body; write it chunk by chunk, then `deliver` or `discard`. */
   receive(): IncomingMessage {
-    return new IncomingMessage(() => this.tempNames.next());
+    return new IncomingMessage(this.spillFiles);
   }
 
-  /** Stores one copy per recipient; resolves once every file is on disk. */
+  /**
+   * Stores one copy per recipient; resolves once every file is on disk. All or nothing: when
+   * any copy fails, none is kept (see CopyWriter.takeBack) and this rejects with a DeliveryError.
+   */
   deliver(incoming: IncomingMessage, envelope: Envelope, trace: Trace): Promise<IndexedMessage[]> {
     const thread = this.deliveryThread;
     if (!thread) {
-      incoming.discard();
-      return Promise.reject(new Error('the mail store is closed'));
+      void incoming.discard();
+      return Promise.reject(new StoreClosedError());
     }
-    const delivery = this.deliverOn(thread, incoming, envelope, trace);
-    this.inFlight.add(delivery);
-    void delivery.catch(() => {}).finally(() => this.inFlight.delete(delivery));
-    return delivery;
+    return this.track(this.deliverOn(thread, incoming, envelope, trace));
   }
 
   private async deliverOn(
@@ -141,48 +175,90 @@ export class MailStore extends IndexedStore {
     try {
       const body = await incoming.finish();
       const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
-      const results = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
+      const outcome = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
+      if (!outcome.ok) throw new DeliveryError(outcome.message, outcome.code);
       const to = envelope.to.map((r) => r.address);
-      const stored: IndexedMessage[] = [];
-      results.forEach((result, i) => {
-        if (!result.ok) return;
+      return outcome.copies.map(({ number, size }, i) => {
         const recipient = envelope.to[i];
-        if (this.log.enabled('info')) {
-          this.log.info(
-            `${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(result.number))}`,
-          );
-        }
-        // Copies that did land are recorded and announced even when another failed: they are on disk.
-        stored.push(
-          this.recordAdded(this.inboxForDelivery(recipient.address), {
-            mailbox: recipient.address,
-            folder: inboxName,
-            number: result.number,
-            transaction: trace.id,
-            envelope: { from: envelope.from, to },
-            size: result.size,
-            receivedAt: trace.receivedAt,
-          }),
-        );
+        if (this.log.enabled('info'))
+          this.log.info(`${recipient.address} -> ${path.join(folderPath(this.displayDir, recipient), String(number))}`);
+        return this.recordAdded(this.inboxForDelivery(recipient.address), {
+          mailbox: recipient.address,
+          folder: inboxName,
+          number,
+          transaction: trace.id,
+          envelope: { from: envelope.from, to },
+          size,
+          receivedAt: trace.receivedAt,
+        });
       });
-      const failed = results.find((result): result is CopyFailure => !result.ok);
-      if (failed)
-        throw Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code });
-      return stored;
     } finally {
       for (const inbox of inboxes) this.keeper.deliveryEnded(inbox);
-      incoming.discard();
+      // Before the reply: once the client hears it, no temp file of this message is left.
+      await incoming.discard();
     }
   }
 
-  /** Temp files (`<pid>-...`, see TempNames) and lock tokens (`<pid>`) of processes no longer running are leftovers. */
-  private async removeFilesOfDeadProcesses(dir: string): Promise<void> {
-    for (const name of await fs.promises.readdir(dir)) {
-      const pid = Number.parseInt(name, 10);
-      if (pid === process.pid || !processRunning(pid)) {
-        await fs.promises.rm(path.join(dir, name), { force: true });
-        this.log.debug(`Removed ${path.basename(dir)}/${name}, left by a process no longer running`);
+  /** Keeps `work` in inFlight until it settles, so close() waits for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.catch(() => {}).finally(() => this.inFlight.delete(work));
+    return work;
+  }
+
+  /** Makes what is missing of MAIL_DIR, .tmp and .locks (noting what it made), then this store's lock token. */
+  private prepare(): void {
+    this.created.push(...makeDirectories(this.mailDir));
+    if (this.created.length > 0) this.log.info(`Created mail directory ${this.displayDir}`);
+    for (const name of [tempDirName, lockDirName] as const) {
+      const existed = lstatIfPresent(path.join(this.mailDir, name)) !== undefined;
+      const dir = this.layout.ownDirectory(name);
+      if (!existed) this.created.push(dir);
+    }
+    this.token.create();
+  }
+
+  /** Removes what open() made, innermost first, each only if empty. */
+  private undoCreation(): void {
+    for (const dir of this.created.splice(0).reverse()) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // Not empty (someone put something there), or gone already: either way not ours to remove.
       }
+    }
+  }
+
+  /**
+   * Clears what stores that are gone left in .tmp and .locks: the files of processes no longer
+   * running, and those of stores of our pid that are not open: an earlier process that had our
+   * pid (in a container every run is pid 1), or a store of this process that was closed. A store
+   * of this process is open while its lock token is there, made since this process started.
+   */
+  private async removeLeftovers(): Promise<void> {
+    const openHere = new Set<string>();
+    for (const name of await fs.promises.readdir(this.layout.lockDir)) {
+      const owner = ownerOf(name);
+      const file = path.join(this.layout.lockDir, name);
+      if (owner?.pid === process.pid && owner.storeId && madeByThisProcess(await fs.promises.lstat(file))) {
+        openHere.add(owner.storeId);
+      } else if (!owner || owner.pid === process.pid || !processRunning(owner.pid)) {
+        await this.removeLeftover(file);
+      }
+    }
+    for (const name of await fs.promises.readdir(this.layout.tempDir)) {
+      const owner = ownerOf(name);
+      const open = owner && (owner.pid === process.pid ? openHere.has(owner.storeId ?? '') : processRunning(owner.pid));
+      if (!open) await this.removeLeftover(path.join(this.layout.tempDir, name));
+    }
+  }
+
+  private async removeLeftover(file: string): Promise<void> {
+    try {
+      await fs.promises.rm(file, { recursive: true, force: true });
+      this.log.debug(`Removed ${path.relative(this.mailDir, file)}, left by a store no longer running`);
+    } catch (error) {
+      this.log.warning(`could not remove ${file}: ${(error as Error).message}`);
     }
   }
 }
@@ -193,65 +269,4 @@ function ownedBytes(chunks: readonly Buffer[], size: number): Uint8Array {
   let offset = 0;
   for (const chunk of chunks) offset += chunk.copy(bytes, offset);
   return bytes;
-}
-
-/** The body as received: the chunks themselves while small (no copy), else the temp file it streamed to. */
-type Body = { size: number } & ({ inMemory: readonly Buffer[] } | { file: string });
-
-/**
- * A message body on its way in: kept in memory while small, streamed to a temp file once large,
- * so memory does not grow with message size. `write` returns false when the caller should wait
- * for `drain` (the file is behind).
- */
-export class IncomingMessage extends EventEmitter<{ drain: []; error: [Error] }> {
-  size = 0;
-  private chunks: Buffer[] = [];
-  private spill: { file: string; stream: fs.WriteStream } | undefined;
-
-  constructor(private readonly newTempPath: () => string) {
-    super();
-  }
-
-  write(chunk: Buffer): boolean {
-    this.size += chunk.length;
-    if (this.spill) return this.spill.stream.write(chunk);
-    this.chunks.push(chunk);
-    if (this.size <= spillThreshold) return true;
-    const file = this.newTempPath();
-    const stream = fs.createWriteStream(file, { flags: 'wx', mode: 0o640 });
-    stream.on('drain', () => this.emit('drain'));
-    stream.on('error', (error) => this.emit('error', error));
-    this.spill = { file, stream };
-    const pending = this.chunks;
-    this.chunks = [];
-    let ready = true;
-    for (const buffered of pending) ready = stream.write(buffered);
-    return ready;
-  }
-
-  /** Waits until every byte is written; the body as the store copies it. */
-  async finish(): Promise<Body> {
-    if (!this.spill) return { size: this.size, inMemory: this.chunks };
-    const { stream, file } = this.spill;
-    await new Promise<void>((resolve, reject) => {
-      stream.once('error', reject);
-      stream.end(resolve);
-    });
-    return { size: this.size, file };
-  }
-
-  /** Drops the body: nothing of it stays on disk. */
-  discard(): void {
-    this.chunks = [];
-    if (!this.spill) return;
-    const { stream, file } = this.spill;
-    this.spill = undefined;
-    const remove = () => fs.rm(file, { force: true }, () => {});
-    // Writes still pending fail once the stream is destroyed: expected, and nobody is waiting for them.
-    stream.removeAllListeners('error').on('error', () => {});
-    if (stream.closed) remove();
-    else stream.once('close', remove).destroy();
-    // Nothing is behind any more: whoever waits to send more (a paused socket) may go on.
-    this.emit('drain');
-  }
 }

@@ -59,12 +59,13 @@ export class BodyReceiver {
     return this.incoming;
   }
 
-  discard(): void {
-    this.incoming.discard();
+  /** Resolves once nothing of the body is left. */
+  discard(): Promise<void> {
+    return this.incoming.discard();
   }
 
   private refuse(refusal: Reply): void {
     this.refusal = refusal;
-    this.incoming.discard();
+    void this.incoming.discard();
   }
 }

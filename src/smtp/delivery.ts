@@ -15,8 +15,8 @@ export interface IncomingBody {
   once(event: 'drain', listener: () => void): unknown;
   /** Its file failed; it cannot be delivered. */
   on(event: 'error', listener: (error: Error) => void): unknown;
-  /** Drops it: nothing of it stays. Also emits 'drain', so a waiting writer goes on. */
-  discard(): void;
+  /** Drops it; resolves once nothing of it stays (its file removed). Also emits 'drain', so a waiting writer goes on. */
+  discard(): Promise<void>;
 }
 
 export interface MailDelivery {

@@ -425,14 +425,21 @@ export class SmtpSession {
     return { heloName: this.heloName, clientAddress: this.clientAddress, serverName, protocol, id, receivedAt };
   }
 
+  /** Answers once the body is gone: a client that hears the refusal finds nothing of it left in MAIL_DIR. */
   private refuseBody(refusal: Reply): void {
+    const gone = this.transaction?.body?.discard() ?? Promise.resolve();
     this.abortTransaction();
-    this.send(refusal);
-    if (this.closeAfterTransaction) this.end(reply.shuttingDown);
+    this.waiting = true;
+    void gone.finally(() => {
+      this.stepDone();
+      this.send(refusal);
+      if (this.closeAfterTransaction) return this.end(reply.shuttingDown);
+      this.pump();
+    });
   }
 
   private abortTransaction(): void {
-    this.transaction?.body?.discard();
+    void this.transaction?.body?.discard();
     this.transaction = undefined;
     if (this.mode.kind === 'data' || this.mode.kind === 'bdat') this.mode = commandMode;
   }

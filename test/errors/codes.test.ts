@@ -5,7 +5,24 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as library from '../../src/index.js';
 import { createAddress, errorCodes, parseChaosRule, startTestMailServer, type ErrorCode } from '../../src/index.js';
-import { repoRoot, tempDir, withServer } from '../helpers.js';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createLogger } from '../../src/log.js';
+import { MailStore } from '../../src/mailbox/store.js';
+import { exec, repoRoot, tempDir, tsxLoader, withServer } from '../helpers.js';
+import { PythonLock, withTmpfs } from '../mailbox/support.js';
+
+const quiet = createLogger('error');
+const inbox = (mailbox: string) => ({ mailbox, folder: 'INBOX' });
+
+/** A store over a fresh MAIL_DIR, for `work`, closed afterwards. */
+async function withStore<T>(work: (store: MailStore) => Promise<T>, options = {}): Promise<T> {
+  const store = await MailStore.open(await tempDir(), quiet, options);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
 
 /** Each code's documented situation, brought about for real: resolves with what was thrown. */
 const provoke: Record<ErrorCode, () => Promise<unknown>> = {
@@ -34,6 +51,96 @@ const provoke: Record<ErrorCode, () => Promise<unknown>> = {
   },
   TMS_INVALID_FILTER: () => withServer((mail) => caught(() => mail.waitForMessage({ subjct: 'typo' } as never))),
   TMS_INVALID_ARGUMENT: () => caught(() => createAddress('no spaces allowed')),
+  TMS_MAIL_DIR_READ_ONLY: () =>
+    withTmpfs('size=1m,ro', (dir) => caught(() => startTestMailServer({ mailDir: path.join(dir, 'mail') }))),
+  TMS_MAIL_DIR_NOT_DIRECTORY: async () => {
+    const file = path.join(await tempDir(), 'a-file');
+    await writeFile(file, '');
+    return caught(() => startTestMailServer({ mailDir: file }));
+  },
+  TMS_MAIL_DIR_PERMISSION: async () => {
+    // As nobody (root is not stopped by permissions), printing what the start threw.
+    const script = `const { startTestMailServer } = await import(${JSON.stringify(path.join(repoRoot, 'src/index.ts'))});
+      await startTestMailServer({ mailDir: process.argv[1] }).catch((e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })));`;
+    const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', tsxLoader];
+    const mailDir = path.join(await tempDir(), 'mail');
+    const { stdout } = await exec('setpriv', [...args, '--input-type=module', '-e', script, mailDir], { cwd: '/' });
+    return Object.assign(new Error(), JSON.parse(stdout) as object);
+  },
+  TMS_UNSAFE_PATH: () =>
+    withStore(async (store) => {
+      await symlink(await tempDir(), path.join(store.mailDir, 'linked.test'));
+      return caught(() => store.createFolder({ mailbox: 'bob@linked.test', folder: 'Sent' }));
+    }),
+  TMS_LOCK_TIMEOUT: () =>
+    withStore(
+      async (store) => {
+        await store.append(inbox('bob@x.test'), Buffer.from('Subject: x\r\n\r\n'));
+        const lock = await PythonLock.hold([path.join(store.mailDir, 'x.test', 'bob')]);
+        try {
+          return await caught(() => store.setFlags(inbox('bob@x.test'), [1], 'add', ['\\Seen']));
+        } finally {
+          await lock.close();
+        }
+      },
+      { lockWaitMs: 100 },
+    ),
+  TMS_FOLDER_FULL: () =>
+    withStore(async (store) => {
+      await mkdir(path.join(store.mailDir, 'x.test', 'bob'), { recursive: true });
+      await writeFile(path.join(store.mailDir, 'x.test', 'bob', String(Number.MAX_SAFE_INTEGER)), 'Subject: last\n\n');
+      await store.refresh();
+      return caught(() => store.append(inbox('bob@x.test'), Buffer.from('Subject: one more\r\n\r\n')));
+    }),
+  TMS_STORE_CLOSED: async () => {
+    const store = await MailStore.open(await tempDir(), quiet);
+    await store.close();
+    const check = store.check('bob@x.test');
+    assert.ok(check.ok);
+    return caught(() => store.deliver(store.receive(), { from: '', to: [check.mailbox] }, trace));
+  },
+  TMS_DELIVERY_FAILED: () =>
+    withStore(async (store) => {
+      await writeFile(path.join(store.mailDir, 'blocked.test'), 'a file where a folder goes');
+      const check = store.check('bob@blocked.test');
+      assert.ok(check.ok);
+      const incoming = store.receive();
+      incoming.write(Buffer.from('Subject: x\r\n\r\n'));
+      return caught(() => store.deliver(incoming, { from: '', to: [check.mailbox] }, trace));
+    }),
+  TMS_FOLDER_NAME: () =>
+    withStore((store) => caught(() => store.createFolder({ mailbox: 'bob@x.test', folder: '../up' }))),
+  TMS_FOLDER_EXISTS: () =>
+    withStore(async (store) => {
+      await store.createFolder({ mailbox: 'bob@x.test', folder: 'Sent' });
+      return caught(() => store.createFolder({ mailbox: 'bob@x.test', folder: 'Sent' }));
+    }),
+  TMS_NO_FOLDER: () =>
+    withStore((store) => caught(() => store.deleteFolder({ mailbox: 'bob@x.test', folder: 'Nope' }))),
+  TMS_INBOX: () =>
+    withStore(async (store) => {
+      await store.createFolder({ mailbox: 'bob@x.test', folder: 'Sent' });
+      return caught(() => store.deleteFolder(inbox('bob@x.test')));
+    }),
+  TMS_FOLDER_HAS_CHILDREN: () =>
+    withStore(async (store) => {
+      await store.createFolder({ mailbox: 'bob@x.test', folder: 'Lists/Work' });
+      return caught(() => store.deleteFolder({ mailbox: 'bob@x.test', folder: 'Lists' }));
+    }),
+  TMS_FLAG_NAME: () =>
+    withStore(async (store) => {
+      await store.append(inbox('bob@x.test'), Buffer.from('Subject: x\r\n\r\n'));
+      return caught(() => store.setFlags(inbox('bob@x.test'), [1], 'add', ['two words']));
+    }),
+};
+
+const trace = {
+  heloName: 'c.test',
+  clientAddress: '127.0.0.1',
+  serverName: 'here',
+  protocol: 'ESMTP',
+  id: 'E1',
+  receivedAt: new Date(),
 };
 
 /** What `work` threw or rejected with; fails the test if it succeeded. */

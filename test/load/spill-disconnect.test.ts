@@ -8,34 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { CliProcess, tempDir } from '../helpers.js';
+import { whenDir } from '../mailbox/support.js';
 import { inData, LoadClient, markedMessage } from './load-client.js';
 
 const from = 'load@example.test';
 const to = 'sink@example.test';
-
-/** Resolves once `dir`'s entries satisfy `done`, re-checking on every change (inotify, no polling). */
-function whenDir(dir: string, done: (entries: string[]) => boolean, what: string, limitMs = 10_000): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const watcher = fs.watch(dir);
-    const finish = (error?: Error, entries?: string[]) => {
-      clearTimeout(timer);
-      watcher.close();
-      if (error) reject(error);
-      else resolve(entries!);
-    };
-    const check = () => {
-      const entries = fs.readdirSync(dir);
-      if (done(entries)) finish(undefined, entries);
-    };
-    const timer = setTimeout(
-      () => finish(new Error(`${dir}: still not ${what} after ${limitMs} ms: ${fs.readdirSync(dir).join(', ')}`)),
-      limitMs,
-    );
-    watcher.on('change', check);
-    watcher.on('error', (error) => finish(error));
-    check();
-  });
-}
 
 test('a client that disconnects mid-DATA after a spilled (> 1 MiB) body: no temp file, no message, the server lives on', async () => {
   const mailDir = await tempDir();

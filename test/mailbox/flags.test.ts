@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyFlags, canonicalFlag, FlagNameError, flagsFromSequences } from '../../src/mailbox/flags.js';
+import { FlagNameError } from '../../src/mailbox/errors.js';
+import { applyFlags, canonicalFlag, flagsFromSequences } from '../../src/mailbox/flags.js';
 import { formatSequences, parseSequences, rangesOf, subtractRanges, unionRanges } from '../../src/mailbox/sequences.js';
 
 test('flags read from sequences: \\Seen is the absence from unseen, the system flags have their MH names, other sequences are keywords', () => {

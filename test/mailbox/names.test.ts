@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { folderComponents, FolderNameError } from '../../src/mailbox/folder-name.js';
+import { FolderNameError } from '../../src/mailbox/errors.js';
+import { folderComponents } from '../../src/mailbox/folder-name.js';
 import { bareLineFeeds, withCrlf } from '../../src/mailbox/served.js';
 import { parseTrace, traceHeader } from '../../src/mailbox/trace.js';
 

@@ -4,35 +4,11 @@ import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import { createLogger } from '../../src/log.js';
-import type { MailboxName } from '../../src/mailbox/address.js';
 import type { IndexedMessage } from '../../src/mailbox/reader.js';
 import { MailStore } from '../../src/mailbox/store.js';
 import { addRange, formatSequences, parseSequences, removeNumbers } from '../../src/mailbox/sequences.js';
-import type { Trace } from '../../src/mailbox/trace.js';
-import { python, tempDir, inboxNumbers } from '../helpers.js';
-
-const quiet = createLogger('error');
-const trace: Trace = {
-  heloName: 'c.test',
-  clientAddress: '127.0.0.1',
-  serverName: 'here',
-  protocol: 'ESMTP',
-  id: 'ID1',
-  receivedAt: new Date(0),
-};
-
-function recipient(store: MailStore, address: string): MailboxName {
-  const check = store.check(address);
-  assert.ok(check.ok, address);
-  return check.mailbox;
-}
-
-async function deliver(store: MailStore, to: string[], body = 'Subject: s\r\n\r\nbody\r\n'): Promise<IndexedMessage[]> {
-  const incoming = store.receive();
-  incoming.write(Buffer.from(body));
-  return store.deliver(incoming, { from: 'a@b.test', to: to.map((address) => recipient(store, address)) }, trace);
-}
+import { python, RawSmtp, startServer, tempDir, inboxNumbers } from '../helpers.js';
+import { deliver, PythonLock, quiet, recipient, trace, WatchedLog } from './support.js';
 
 test('sequences: ranges parse, merge and print as nmh and mailbox.MH write them', () => {
   const parsed = parseSequences('unseen: 1-3 5 7-8\ncur: 4\nflagged: 9\n  10-11\n');
@@ -125,27 +101,29 @@ test('a message added meanwhile by mailbox.MH.add is skipped over, not overwritt
   assert.match(await readFile(path.join(folder, '2'), 'utf8'), /from python/);
 });
 
-test('delivery waits while mailbox.MH.lock() holds the folder, then goes on', async () => {
-  const store = await MailStore.open(await tempDir(), quiet);
+test('delivery waits while mailbox.MH.lock() holds the folder, then goes on after what Python added under it', async () => {
+  const watched = new WatchedLog('debug');
+  const store = await MailStore.open(await tempDir(), watched.log);
   await deliver(store, ['bob@x.test']);
   const folder = path.join(store.mailDir, 'x.test', 'bob');
-  // Python takes the lock, tells us, waits for a line on stdin, then unlocks.
-  const { spawn } = await import('node:child_process');
-  const child = spawn('python3', [
-    '-c',
-    'import mailbox,sys; m=mailbox.MH(sys.argv[1]); m.lock(); print("locked", flush=True); sys.stdin.readline(); m.unlock()',
-    folder,
-  ]);
-  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-  assert.ok(existsSync(path.join(folder, '.mh_sequences.lock')));
-  let done = false;
-  const pending = deliver(store, ['bob@x.test']).then((stored) => ((done = true), stored));
-  // Let the store try and find the lock taken.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(done, false, 'delivery must wait for the lock');
-  child.stdin.end('\n');
-  const [stored] = await pending;
-  assert.equal(stored.number, 2);
+  const python = await PythonLock.hold([folder]);
+  try {
+    const pending = deliver(store, ['bob@x.test']);
+    // Either the store finds the lock taken and says so, or (the lock ignored) the delivery is done first.
+    const first = await Promise.race([
+      watched.line(/bob\/\.mh_sequences\.lock is held by another process/).then(() => 'waiting'),
+      pending.then(() => 'delivered'),
+    ]);
+    assert.equal(first, 'waiting', 'delivery must wait for the lock');
+    // Python adds message 2 while it still holds the lock, then releases: ours can only come after.
+    assert.equal(await python.add(), 2);
+    await python.unlock();
+    const [stored] = await pending;
+    assert.equal(stored.number, 3);
+  } finally {
+    await python.close();
+    await store.close();
+  }
 });
 
 test('a lock naming a process that is gone is broken at once', async () => {
@@ -157,16 +135,20 @@ test('a lock naming a process that is gone is broken at once', async () => {
   assert.equal(existsSync(lock), false);
 });
 
-test('the dot-lock is our pid file linked in, and nothing is left once delivery is done', async () => {
+test('the dot-lock is our lock token (named by pid and store id, holding the pid) linked in, and nothing is left once delivery is done', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   await deliver(store, ['bob@x.test']);
-  assert.equal(await readFile(path.join(store.mailDir, '.locks', String(process.pid)), 'utf8'), `${process.pid}\n`);
+  const [token, ...others] = await readdir(path.join(store.mailDir, '.locks'));
+  assert.deepEqual(others, []);
+  assert.match(token, new RegExp(`^${process.pid}-[0-9a-f]{8}$`));
+  assert.equal(await readFile(path.join(store.mailDir, '.locks', token), 'utf8'), `${process.pid}\n`);
   assert.deepEqual((await readdir(path.join(store.mailDir, 'x.test', 'bob'))).sort(), [
     '.mh_highwater',
     '.mh_sequences',
     '.mh_uidvalidity',
     '1',
   ]);
+  await store.close();
 });
 
 test('a stale lock left by a crashed process (an old, empty one, as Python makes) is broken', async () => {
@@ -215,11 +197,14 @@ test('close() lets deliveries in flight finish, then ends the delivery thread wi
 test('two stores of one process on one MAIL_DIR: when one closes, the other still delivers and locks', async () => {
   const mailDir = await tempDir();
   const first = await MailStore.open(mailDir, quiet);
+  const firstTokens = await readdir(path.join(mailDir, '.locks'));
   const second = await MailStore.open(mailDir, quiet);
   await deliver(first, ['bob@x.test']);
   await first.close();
   assert.equal((await deliver(second, ['bob@x.test']))[0].number, 2);
-  assert.deepEqual(await readdir(path.join(mailDir, '.locks')), [String(process.pid)]);
+  const secondTokens = await readdir(path.join(mailDir, '.locks'));
+  assert.equal(secondTokens.length, 1);
+  assert.notDeepEqual(secondTokens, firstTokens, 'each store has a token of its own');
   await second.close();
   assert.deepEqual(await readdir(path.join(mailDir, '.locks')), []);
 });
@@ -236,6 +221,26 @@ test('a delivery thread that dies fails the deliveries it held (nothing stored);
   assert.equal(next.number, 2);
   assert.deepEqual(inboxNumbers(store, 'bob@x.test'), [1, 2]);
   await store.close();
+});
+
+test('the descriptors kept for .mh_highwater and .mh_sequences stay few (32 per thread), however many folders get mail', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  try {
+    await deliver(
+      store,
+      Array.from({ length: 100 }, (_, i) => `r${i}@x.test`),
+    );
+    const openInMailDir = (await readdir('/proc/self/fd')).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(store.mailDir);
+      } catch {
+        return false; // the descriptor readdir itself used, closed meanwhile
+      }
+    });
+    assert.ok(openInMailDir.length <= 32, `${openInMailDir.length} descriptors open in MAIL_DIR`);
+  } finally {
+    await store.close();
+  }
 });
 
 test('large bodies stream through a temp file and arrive intact for every recipient', async () => {
@@ -272,9 +277,33 @@ test('addresses: domain lowercased, local part kept; unsafe names refused with a
     ['a\u0000@x.test', /contains/],
     [`${'a'.repeat(256)}@x.test`, /longer than 255 bytes/],
     ['a@.tmp', /starts with a dot/],
+    ['bob\u202E@x.test', /local part contains U\+202E, an invisible, bidirectional or replacement character/],
+    ['a@x\uFEFF.test', /domain contains U\+FEFF/],
+    ...['\u200E', '\u200F', '\u202A', '\u2066', '\u2069', '\u200B', '\u200D', '\u2060', '\u00AD', '\u0085'].map(
+      (c) => [`a${c}b@x.test`, /an invisible, bidirectional or replacement character/] as const,
+    ),
+    ['a\uD800@x.test', /contains U\+D800/],
+    ['a\uFFFD@x.test', /contains U\+FFFD/],
   ] as const) {
     const check = store.check(address);
     assert.ok(!check.ok && reason.test(check.reason), `${address}: ${JSON.stringify(check)}`);
+  }
+});
+
+test('over SMTP, a recipient with a bidi control or with bytes that are not UTF-8 is refused at RCPT with 553 and why', async () => {
+  const server = await startServer();
+  try {
+    const smtp = await RawSmtp.connect(server.smtpPort);
+    await smtp.reply();
+    await smtp.command('EHLO c.test');
+    assert.match(await smtp.command('MAIL FROM:<a@b.test> SMTPUTF8'), /^250 /);
+    assert.match(await smtp.command('RCPT TO:<moc.\u202Eevil@x.test>'), /^553 5\.1\.3 .*U\+202E/);
+    // Bytes that are not UTF-8 never reach the store: the SMTP session refuses the line itself.
+    smtp.send(Buffer.concat([Buffer.from('RCPT TO:<bad'), Buffer.from([0xff, 0xfe]), Buffer.from('@x.test>\r\n')]));
+    assert.match(await smtp.reply(), /^553 5\.1\.3 .*not valid UTF-8/);
+    smtp.close();
+  } finally {
+    await server.close();
   }
 });
 
@@ -289,18 +318,27 @@ test('a folder removed while the server runs is made again, and its numbering st
   assert.deepEqual(inboxNumbers(store, 'bob@x.test'), [1]);
 });
 
-test('when one recipient cannot be stored, the delivery fails, yet the copies that landed are announced', async () => {
+test('when one recipient cannot be stored, nothing is: the copy that landed is removed again, its number burned, and none is announced', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
+  await deliver(store, ['ok@x.test']);
   // A file where a domain folder should be: that recipient's folder cannot be made.
   await writeFile(path.join(store.mailDir, 'blocked.test'), 'not a folder');
   const announced: string[] = [];
   store.on('change', (change) => {
     if (change.kind === 'added') announced.push(`${change.message.mailbox}/${change.message.number}`);
   });
-  await assert.rejects(deliver(store, ['ok@x.test', 'y@blocked.test']), /ENOTDIR|EEXIST/);
-  assert.deepEqual(announced, ['ok@x.test/1']);
+  await assert.rejects(deliver(store, ['ok@x.test', 'y@blocked.test']), {
+    code: 'TMS_DELIVERY_FAILED',
+    message:
+      /^y@blocked\.test: .*blocked\.test is not a directory; the 1 copy stored for other recipients removed again$/,
+  });
+  assert.deepEqual(announced, []);
   assert.deepEqual(inboxNumbers(store, 'ok@x.test'), [1]);
+  const folder = path.join(store.mailDir, 'x.test', 'ok');
+  assert.equal(await readFile(path.join(folder, '.mh_sequences'), 'utf8'), 'unseen: 1\n');
   assert.deepEqual(await readdir(path.join(store.mailDir, '.tmp')), []);
+  assert.equal((await deliver(store, ['ok@x.test']))[0].number, 3, 'number 2 was given out once, and is burned');
+  await store.close();
 });
 
 test('sequences changed by mailbox.MH between deliveries are kept; a .mh_sequences deleted meanwhile is made anew', async () => {

@@ -186,10 +186,11 @@ export class FakeBody extends EventEmitter<{ drain: []; error: [Error] }> implem
     this.emit('drain');
   }
 
-  discard(): void {
+  discard(): Promise<void> {
     this.discarded = true;
     this.chunks.length = 0;
     this.emit('drain');
+    return Promise.resolve();
   }
 
   get bytes(): Buffer {

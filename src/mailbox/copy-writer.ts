@@ -20,7 +20,6 @@ import { traceHeader, type Trace } from './trace.js';
 
 /** One message to store; every field survives `postMessage`. */
 export interface DeliveryRequest {
-  readonly id: number;
   /** Reverse path without brackets; '' for the null sender. */
   readonly from: string;
   readonly to: readonly MailboxName[];
@@ -35,7 +34,6 @@ export type DeliveryOutcome =
   | { readonly ok: false; readonly message: string; readonly code?: string };
 
 export interface DeliveryReply {
-  readonly id: number;
   readonly outcome: DeliveryOutcome;
   /**
    * The request's body, moved back: the delivery thread allocates almost nothing, so its
@@ -54,9 +52,6 @@ export interface DeliveryLog {
 export function bodyTransfer(body: DeliveryRequest['body']): ArrayBuffer[] {
   return body instanceof Uint8Array ? [body.buffer as ArrayBuffer] : [];
 }
-
-/** Sent by the store once nothing is in flight: close the kept files and end the thread. */
-export const closeRequest = 'close';
 
 /** Work done before the thread yields, in bytes written; a file created or linked counts as `fileCost` more. */
 const sliceBytes = 1024 * 1024;

@@ -1,17 +1,11 @@
 /** Entry point of the store's delivery thread: a CopyWriter serving the store on the main thread. */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import {
-  bodyTransfer,
-  closeRequest,
-  CopyWriter,
-  type DeliveryLog,
-  type DeliveryReply,
-  type DeliveryRequest,
-} from './copy-writer.js';
+import { bodyTransfer, CopyWriter, type DeliveryLog, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
 import { LockToken, type LogLine } from './dot-lock.js';
 import { lockTokenPath, TempNames } from './layout.js';
 import { MailDir } from './mail-dir.js';
 import { SmallFiles } from './mh-folder.js';
+import { sendNotice, serveRequests } from './request-thread.js';
 
 export interface DeliveryWorkerData {
   readonly mailDir: string;
@@ -24,7 +18,7 @@ export interface DeliveryWorkerData {
 const port = parentPort!;
 const data = workerData as DeliveryWorkerData;
 const log: LogLine = (level, message) => {
-  if (level !== 'debug' || data.debug) port.postMessage({ level, message } satisfies DeliveryLog);
+  if (level !== 'debug' || data.debug) sendNotice<DeliveryLog>(port, { level, message });
 };
 const mailDir = new MailDir(data.mailDir);
 const context = {
@@ -34,15 +28,12 @@ const context = {
 // The thread id keeps our temp names apart from the main thread's and from an earlier delivery thread's.
 const writer = new CopyWriter(mailDir, new TempNames(data.mailDir, data.storeId, threadId), context, log);
 
-port.on('message', (request: DeliveryRequest | typeof closeRequest) => {
-  if (request === closeRequest) {
-    // Descriptors belong to the process, not the thread: they must be closed before it ends.
-    writer.close();
-    port.close();
-    return;
-  }
-  void writer.deliver(request).then((outcome) => {
-    const { id, body } = request;
-    port.postMessage({ id, outcome, body } satisfies DeliveryReply, bodyTransfer(body));
-  });
-});
+serveRequests<DeliveryRequest, DeliveryReply>(
+  port,
+  async (request) => ({
+    reply: { outcome: await writer.deliver(request), body: request.body },
+    transfer: bodyTransfer(request.body),
+  }),
+  // Descriptors belong to the process, not the thread: they must be closed before it ends.
+  () => writer.close(),
+);

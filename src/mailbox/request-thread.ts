@@ -1,17 +1,20 @@
 /**
- * A worker thread that answers requests one by one: each request gets an id, each reply names it.
- * Only a request in flight keeps the process alive; a thread that dies fails the requests it
- * held, and the next request starts a new one.
+ * A worker thread that answers requests: each request gets an id, each reply names it, and the
+ * thread may also send notices of its own (log lines). Only a request in flight keeps the
+ * process alive; a thread that dies fails the requests it held, and the next request starts a
+ * new one. The store's delivery thread and its scan threads are both of this kind.
  */
 import { once } from 'node:events';
-import type { Transferable, Worker } from 'node:worker_threads';
+import type { MessagePort, Transferable, Worker } from 'node:worker_threads';
 import { startWorker } from '../worker.js';
 
 /** What goes to the thread: a request, or `close` once nothing is in flight. */
-export type ThreadMessage<Request> = { readonly id: number; readonly request: Request } | 'close';
-/** What comes back: the reply to request `id`, or why it failed. */
-export type ThreadReply<Reply> =
-  { readonly id: number; readonly reply: Reply } | { readonly id: number; readonly error: string };
+type ThreadMessage<Request> = { readonly id: number; readonly request: Request } | 'close';
+/** What comes back: the reply to request `id`, why it failed, or a notice. */
+type ThreadReply<Reply, Notice> =
+  | { readonly id: number; readonly reply: Reply }
+  | { readonly id: number; readonly error: string }
+  | { readonly notice: Notice };
 
 interface Pending<Reply> {
   readonly worker: Worker;
@@ -19,20 +22,30 @@ interface Pending<Reply> {
   readonly reject: (error: Error) => void;
 }
 
-export class RequestThread<Request, Reply> {
+export interface ThreadSpec<Notice> {
+  /** The thread's module (no extension), beside `besideUrl` (the caller's `import.meta.url`). */
+  readonly besideUrl: string;
+  readonly module: string;
+  /** What errors call it: "the <label> thread stopped". */
+  readonly label: string;
+  readonly workerData?: unknown;
+  readonly onNotice?: (notice: Notice) => void;
+}
+
+export class RequestThread<Request, Reply, Notice = never> {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending<Reply>>();
   private lastId = 0;
 
-  /** `name`: the thread's module, beside `besideUrl` (the caller's `import.meta.url`). */
-  constructor(
-    private readonly besideUrl: string,
-    private readonly name: string,
-    private readonly workerData: unknown,
-  ) {}
+  constructor(private readonly spec: ThreadSpec<Notice>) {}
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** Starts the thread now, so that the first request does not wait for it to load. */
+  warmUp(): void {
+    this.worker ??= this.start();
   }
 
   request(request: Request, transfer: readonly Transferable[] = []): Promise<Reply> {
@@ -51,15 +64,17 @@ export class RequestThread<Request, Reply> {
     this.worker = undefined;
     if (!worker) return;
     const exited = once(worker, 'exit');
+    // Whoever awaits close() expects the thread's work done, so it must get to run.
     worker.ref();
     worker.postMessage('close' satisfies ThreadMessage<Request>);
     await exited;
   }
 
   private start(): Worker {
-    const worker = startWorker(this.besideUrl, this.name, { workerData: this.workerData });
-    let failure = new Error(`the ${this.name} thread stopped`);
-    worker.on('message', (message: ThreadReply<Reply>) => {
+    const worker = startWorker(this.spec.besideUrl, this.spec.module, { workerData: this.spec.workerData });
+    let failure = new Error(`the ${this.spec.label} thread stopped`);
+    worker.on('message', (message: ThreadReply<Reply, Notice>) => {
+      if ('notice' in message) return this.spec.onNotice?.(message.notice);
       const entry = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (this.pending.size === 0) worker.unref();
@@ -67,7 +82,7 @@ export class RequestThread<Request, Reply> {
       else entry?.resolve(message.reply);
     });
     worker.on('error', (error) => {
-      failure = new Error(`the ${this.name} thread failed: ${error.message}`);
+      failure = new Error(`the ${this.spec.label} thread failed: ${error.message}`);
       if (this.worker === worker) this.worker = undefined;
     });
     worker.on('exit', () => {
@@ -77,6 +92,7 @@ export class RequestThread<Request, Reply> {
         this.pending.delete(id);
         entry.reject(failure);
       }
+      if (this.pending.size === 0) worker.unref();
     });
     // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();
@@ -84,15 +100,19 @@ export class RequestThread<Request, Reply> {
   }
 }
 
+/** What a handler answers: the reply, and what of it to move rather than copy. */
+export interface Answer<Reply> {
+  readonly reply: Reply;
+  readonly transfer?: readonly Transferable[];
+}
+
 /**
- * The thread's side: answers each request with `handle`, and on `close` runs `onClose` and lets
- * the thread end. Call it from the thread's module.
+ * The thread's side: answers each request with `handle`, and on `close` runs `onClose` and
+ * lets the thread end. Call it from the thread's module.
  */
 export function serveRequests<Request, Reply>(
-  port: import('node:worker_threads').MessagePort,
-  handle: (
-    request: Request,
-  ) => Promise<{ reply: Reply; transfer?: Transferable[] }> | { reply: Reply; transfer?: Transferable[] },
+  port: MessagePort,
+  handle: (request: Request) => Promise<Answer<Reply>> | Answer<Reply>,
   onClose: () => void = () => {},
 ): void {
   port.on('message', (message: ThreadMessage<Request>) => {
@@ -105,12 +125,17 @@ export function serveRequests<Request, Reply>(
       .then(() => handle(message.request))
       .then(
         ({ reply, transfer }) =>
-          port.postMessage({ id: message.id, reply } satisfies ThreadReply<Reply>, transfer ?? []),
+          port.postMessage({ id: message.id, reply } satisfies ThreadReply<Reply, never>, [...(transfer ?? [])]),
         (error: unknown) =>
           port.postMessage({
             id: message.id,
             error: error instanceof Error ? error.message : String(error),
-          } satisfies ThreadReply<Reply>),
+          } satisfies ThreadReply<Reply, never>),
       );
   });
+}
+
+/** Sends a notice (not a reply) from the thread's side. */
+export function sendNotice<Notice>(port: MessagePort, notice: Notice): void {
+  port.postMessage({ notice } satisfies ThreadReply<never, Notice>);
 }

@@ -37,7 +37,8 @@ export class ScanPool {
   constructor(size = Math.min(4, availableParallelism())) {
     this.threads = Array.from(
       { length: size },
-      () => new RequestThread<ScanRequest, ScanReply>(import.meta.url, 'scan-worker', undefined),
+      () =>
+        new RequestThread<ScanRequest, ScanReply>({ besideUrl: import.meta.url, module: 'scan-worker', label: 'scan' }),
     );
   }
 

@@ -212,7 +212,7 @@ test('two stores of one process on one MAIL_DIR: when one closes, the other stil
 test('a delivery thread that dies fails the deliveries it held (nothing stored); the next delivery starts a new one', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   await deliver(store, ['bob@x.test']);
-  const { worker } = (store as unknown as { deliveryThread: { worker: Worker } }).deliveryThread;
+  const { worker } = (store as unknown as { deliveryThread: { thread: { worker: Worker } } }).deliveryThread.thread;
   const stopped = worker.terminate();
   // Posted to the thread before it is gone: its exit must fail this delivery, not leave it hanging.
   await assert.rejects(deliver(store, ['bob@x.test']), /delivery thread/);

@@ -6,14 +6,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { Chaos } from './chaos/chaos.js';
 import type { ChaosRule } from './chaos/rule.js';
+import { createHttpServer, listenHttp, type HttpUser } from './http/server.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
 import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
 import { defaults } from './defaults.js';
+import { packageVersion } from './version.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -41,6 +44,12 @@ export interface TestMailServerOptions {
   logWriter?: (line: string) => void;
   /** Fault-injection rules in effect from the start (objects or their text form); more via `chaos.add`. */
   chaos?: ReadonlyArray<ChaosRule | string>;
+  /** The HTTP API's port (Mailpit's and MailHog's APIs, ours, the event stream); 0 picks a free one; default none. */
+  httpPort?: number;
+  /** HTTP basic auth on the API: any of these users may pass (the health probes stay open); default none. */
+  httpAuth?: readonly HttpUser[];
+  /** The one origin (`https://app.test`) whose pages may call the API from a browser; default none. */
+  corsOrigin?: string;
 }
 
 /** Also the test helpers of MailClient: `waitForMessage`, `waitForMessages`, `messages`, `mailbox`, `deleteAll`, `createAddress`. */
@@ -50,6 +59,10 @@ export interface TestMailServer extends MailClient {
   readonly smtpsPort: number | undefined;
   /** `smtp://127.0.0.1:PORT` */
   readonly smtpUrl: string;
+  /** The HTTP API's port; undefined without `httpPort`. */
+  readonly httpPort: number | undefined;
+  /** `http://127.0.0.1:PORT`, what `connect()` takes; undefined without `httpPort`. */
+  readonly httpUrl: string | undefined;
   /** Absolute path of the mail directory. */
   readonly mailDir: string;
   /** The MH store, for readers that want its events and messages. */
@@ -80,6 +93,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   // Watching from the start: each delivery's envelope and arrival time are known to the waiters.
   const messageSource = new StoreSource(store);
   const mailClient = createMailClient(messageSource);
+  const serverName = os.hostname() || 'localhost';
   const smtp = new SmtpServer({
     store,
     log,
@@ -88,16 +102,35 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     smtpsPort: options.smtpsPort,
     tls: credentials,
     offerStartTls: options.tls === true || options.tlsCert !== undefined,
-    serverName: os.hostname() || 'localhost',
+    serverName,
     maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
     maxRecipients: options.maxRecipients ?? defaults.maxRecipients,
     idleTimeoutMs: options.idleTimeoutMs ?? defaults.idleTimeoutMs,
     gate: chaos.gate,
   });
+  let http: FastifyInstance | undefined;
+  let httpPort: number | undefined;
   try {
     await smtp.start();
+    if (options.httpPort !== undefined) {
+      http = await createHttpServer({
+        reader: store,
+        delivery: store,
+        serverName,
+        chaos,
+        maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
+        auth: options.httpAuth,
+        corsOrigin: options.corsOrigin,
+        log,
+        version: packageVersion(),
+      });
+      httpPort = await listenHttp(http, host, options.httpPort, log);
+    }
   } catch (error) {
+    // A port in use (or any failure to start) leaves nothing behind.
+    await http?.close();
     await smtp.close(0);
+    messageSource.close();
     await store.close();
     if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     throw error;
@@ -108,6 +141,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     smtpPort: smtp.port,
     smtpsPort: smtp.smtpsPort,
     smtpUrl: `smtp://${urlHost}:${smtp.port}`,
+    httpPort,
+    httpUrl: httpPort === undefined ? undefined : `http://${urlHost}:${httpPort}`,
     mailDir: store.mailDir,
     store,
     chaos,
@@ -119,6 +154,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     createAddress: (prefix) => mailClient.createAddress(prefix),
     async close() {
       mailClient.close();
+      await http?.close();
       await smtp.close();
       messageSource.close();
       await store.close();

@@ -11,7 +11,7 @@ import { isRead, tagsOf, type Item } from '../items.js';
 import { MailpitChaos } from '../mailpit-chaos.js';
 import { findPart, headersMap, mailpitMessage, messagesSummary, messageSummary, partId } from '../mailpit.js';
 import * as schemas from '../schemas.js';
-import { buildMessage, type SendRequest } from '../send.js';
+import { buildMessage, storeSent, type SendRequest } from '../send.js';
 import type { HttpContext } from '../server.js';
 import type { ItemWithSummary, Page } from '../view.js';
 
@@ -252,9 +252,12 @@ function registerSend(app: FastifyInstance, { options, view }: HttpContext): voi
       },
     },
     async (request) => {
-      if (options.deliver === undefined) throw new HttpError('TMS_NOT_ENABLED', 'Sending is not enabled');
-      const { envelope, message } = await buildMessage(request.body);
-      const transaction = await options.deliver(envelope, message);
+      if (options.delivery === undefined) throw new HttpError('TMS_NOT_ENABLED', 'Sending is not enabled');
+      const built = await buildMessage(request.body);
+      const transaction = await storeSent(options.delivery, built, {
+        clientAddress: request.ip,
+        serverName: options.serverName ?? 'localhost',
+      });
       const item = view.resolveTransaction(transaction);
       if (item && request.body.Tags?.length) await view.setTags([item], request.body.Tags);
       return { ID: item?.id ?? transaction };

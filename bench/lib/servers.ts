@@ -95,7 +95,16 @@ export interface OurServerSpawn {
 export function spawnOurServer(spec: OurServerSpawn, port: number): Child {
   return startChild(
     process.execPath,
-    [spec.cliPath, spec.mailDir, '--smtp-port', String(port), '--max-message-size', String(maxMessageSize)],
+    [
+      spec.cliPath,
+      spec.mailDir,
+      '--smtp-port',
+      String(port),
+      '--http-port',
+      '0',
+      '--max-message-size',
+      String(maxMessageSize),
+    ],
     {
       env: serverEnv(),
       cwd: spec.repoRoot,

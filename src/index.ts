@@ -165,7 +165,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
 }
 
 export { defaults } from './defaults.js';
-export { errorCodes, type ErrorCode } from './errors.js';
+export { errorCodes, httpErrorCodes, type ErrorCode, type HttpErrorCode } from './errors.js';
 export { PortInUseError, type ListenerName } from './listen.js';
 export { TlsFilesError } from './tls.js';
 export type { LogLevel } from './log.js';
@@ -175,12 +175,17 @@ export { inboxName, systemFlags } from './mailbox/reader.js';
 export { MailStore } from './mailbox/store.js';
 export * from './chaos/index.js';
 export {
+  connect,
   createAddress,
   MailClientClosedError,
+  MailServerRequestError,
   MailTimeoutError,
   matches,
   testAddressDomain,
   type ArrivedMessage,
+  type ConnectOptions,
+  type MailServerConnection,
+  type RemoteChaos,
   type MailAddress,
   type MailAttachment,
   type MailClient,

@@ -21,8 +21,12 @@ const maxIdLength = 1024;
 type ParsedId = { readonly transaction: string } | { readonly ref: MessageRef };
 
 export function itemId(message: IndexedMessage): string {
-  if (message.transaction !== undefined) return transactionItemId(message.transaction);
-  return `c_${base64url(JSON.stringify([message.mailbox, message.folder, message.number]))}`;
+  return message.transaction === undefined ? copyId(message) : transactionItemId(message.transaction);
+}
+
+/** The ID of one stored copy (`/api/tms/messages/{id}`); for a message without a transaction, also its item's. */
+export function copyId(ref: MessageRef): string {
+  return `c_${base64url(JSON.stringify([ref.mailbox, ref.folder, ref.number]))}`;
 }
 
 /** The ID of the item an SMTP transaction (or the send API) stored. */
@@ -60,11 +64,20 @@ export function findItem(reader: MailReader, id: string): Item | undefined {
     // One name per item: `t_` + an encoded plain id is not another name for it.
     return copies.length === 0 || itemId(copies[0]) !== id ? undefined : { id, copies: copies as Item['copies'] };
   }
-  const { ref } = parsed;
+  const message = knownCopy(reader, parsed.ref);
+  return message === undefined || message.transaction !== undefined ? undefined : { id, copies: [message] };
+}
+
+/** The stored copy a copy ID names; undefined when unknown, malformed or deleted. */
+export function findCopy(reader: MailReader, id: string): IndexedMessage | undefined {
+  const parsed = parseItemId(id);
+  return parsed !== undefined && 'ref' in parsed ? knownCopy(reader, parsed.ref) : undefined;
+}
+
+function knownCopy(reader: MailReader, ref: MessageRef): IndexedMessage | undefined {
   // Only names the index already holds are passed on: a decoded name never reaches the store unchecked.
   if (!reader.mailboxes().includes(ref.mailbox) || reader.folder(ref) === undefined) return undefined;
-  const message = reader.message(ref);
-  return message === undefined || message.transaction !== undefined ? undefined : { id, copies: [message] };
+  return reader.message(ref);
 }
 
 /** Every item, newest first (the index lists copies oldest first, so an item's first copy is its oldest). */

@@ -19,6 +19,7 @@ import { EventHub, registerEvents } from './events.js';
 import { registerMailhogRoutes } from './routes/mailhog.js';
 import { registerMailpitRoutes } from './routes/mailpit.js';
 import { registerOwnRoutes } from './routes/ours.js';
+import { registerToolkitRoutes } from './routes/toolkit.js';
 import { canonicalKeys } from './schemas.js';
 import type { SendDelivery } from './send.js';
 import { MailView } from './view.js';
@@ -118,6 +119,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   registerMailpitRoutes(app, context);
   registerMailhogRoutes(app, context);
   registerOwnRoutes(app, context);
+  registerToolkitRoutes(app, context);
   registerEvents(app, context);
   for (const path of ['/api/v1/openapi.json', '/api/v1/swagger.json'])
     app.get(path, { schema: { hide: true } }, () => app.swagger());

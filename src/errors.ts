@@ -28,11 +28,13 @@ export const httpErrorCodes = {
   TMS_FLAG_NAME: 400,
   TMS_CHAOS_RULE: 400,
   TMS_NOT_ENABLED: 400,
+  TMS_RECIPIENT_NOT_ALLOWED: 400,
   TMS_UNAUTHORIZED: 401,
   TMS_ORIGIN: 403,
   TMS_NOT_FOUND: 404,
   TMS_TOO_LARGE: 413,
   TMS_INTERNAL: 500,
+  TMS_RELAY_FAILED: 502,
   TMS_NOT_READY: 503,
 } as const satisfies Record<`TMS_${string}`, number>;
 

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Chaos } from './chaos/chaos.js';
 import type { ChaosRule } from './chaos/rule.js';
+import { Relay } from './http/release.js';
 import { createHttpServer, listenHttp, type HttpUser } from './http/server.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
@@ -50,6 +51,10 @@ export interface TestMailServerOptions {
   httpAuth?: readonly HttpUser[];
   /** The one origin (`https://app.test`) whose pages may call the API from a browser; default none. */
   corsOrigin?: string;
+  /** `smtp://host:port`: where the HTTP API's release sends a stored message on; default none (releasing is refused). */
+  smtpRelay?: string;
+  /** Recipients the relay may send to: globs (`*@example.test`) or `/regexp/flags`; default any. */
+  smtpRelayAllow?: readonly string[];
 }
 
 /** Also the test helpers of MailClient: `waitForMessage`, `waitForMessages`, `messages`, `mailbox`, `deleteAll`, `createAddress`. */
@@ -87,13 +92,18 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
     : undefined;
   const host = options.host ?? defaults.host;
+  const serverName = os.hostname() || 'localhost';
+  // Checked before anything starts, as the TLS files are.
+  const relay =
+    options.smtpRelay === undefined
+      ? undefined
+      : new Relay({ url: options.smtpRelay, allow: options.smtpRelayAllow }, serverName);
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
   const store = await MailStore.open(mailDir, log);
   // Watching from the start: each delivery's envelope and arrival time are known to the waiters.
   const messageSource = new StoreSource(store);
   const mailClient = createMailClient(messageSource);
-  const serverName = os.hostname() || 'localhost';
   const smtp = new SmtpServer({
     store,
     log,
@@ -118,6 +128,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
         delivery: store,
         serverName,
         chaos,
+        relay,
         maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
         auth: options.httpAuth,
         corsOrigin: options.corsOrigin,

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from '../chaos/cli.js';
 import { ChaosRuleError, type ChaosRule } from '../chaos/rule.js';
 import { cliDefaults, defaults } from '../defaults.js';
+import { parseRelayUrl } from '../http/release.js';
 import type { HttpUser } from '../http/server.js';
 import type { TestMailServerOptions } from '../index.js';
 import { parseLogLevel, type LogLevel } from '../log.js';
@@ -79,6 +80,17 @@ export const optionSpecs = {
     help: 'HTTP basic auth for the users of FILE, one USER:PASSWORD a line',
   },
   cors: { env: 'TMS_CORS', value: 'ORIGIN', help: 'let pages of this origin call the API (https://app.test)' },
+  'smtp-relay': {
+    env: 'TMS_SMTP_RELAY',
+    value: 'URL',
+    help: 'smtp://host:port the HTTP API releases stored messages to (off by default)',
+  },
+  'smtp-relay-allow': {
+    env: 'TMS_SMTP_RELAY_ALLOW',
+    value: 'PATTERN',
+    multiple: true,
+    help: 'a recipient the relay may send to: glob or /regexp/ (repeatable; env: one a line; default any)',
+  },
   chaos: { env: 'TMS_CHAOS', value: 'RULE', multiple: true, help: chaosOptionHelp },
   help: { short: 'h', help: 'show this help' },
   version: { help: 'show the version' },
@@ -184,6 +196,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       httpPort: setting('http-port', port),
       httpAuth,
       corsOrigin: setting('cors', origin),
+      smtpRelay: setting('smtp-relay', relayUrl),
+      smtpRelayAllow: relayAllow(values['smtp-relay-allow'], env.TMS_SMTP_RELAY_ALLOW),
     },
     logLevel: logLevel ?? 'info',
     warnings,
@@ -283,6 +297,21 @@ function origin(text: string, source: string): string {
   if (!url || !/^https?:$/.test(url.protocol) || url.origin !== text.replace(/\/$/, ''))
     throw new UsageError(`${source} must be an origin such as https://app.test:3000, not "${text}"`);
   return url.origin;
+}
+
+function relayUrl(text: string, source: string): string {
+  try {
+    parseRelayUrl(text);
+  } catch {
+    throw new UsageError(`${source} must be smtp://host:port, not "${text}"`);
+  }
+  return text;
+}
+
+/** The patterns of each --smtp-relay-allow, else the environment's, one a line; [] for none. */
+function relayAllow(values: ArgumentValues['smtp-relay-allow'], fromEnv: string | undefined): string[] {
+  const given = Array.isArray(values) ? values : (fromEnv ?? '').split('\n');
+  return given.map((pattern) => pattern.trim()).filter((pattern) => pattern !== '');
 }
 
 /** Loopback addresses are reachable from this machine only: no password needed there. */

@@ -35,3 +35,6 @@ export function errorReply(error: unknown): { status: number; body: ErrorBody } 
 }
 
 export const notFound = () => new HttpError('TMS_NOT_FOUND', 'Message not found');
+
+export const relayNotEnabled = () =>
+  new HttpError('TMS_NOT_ENABLED', 'Releasing is not enabled: the server has no SMTP relay configured');

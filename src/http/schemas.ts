@@ -156,6 +156,12 @@ export const sendBody = {
 } as const;
 export const sendResponse = object({ ID: string });
 
+export const releaseBody = {
+  type: 'object',
+  properties: { To: { ...strings, minItems: 1, description: 'The recipients to send it to' } },
+  required: ['To'],
+} as const;
+
 const chaosTrigger = object({ ErrorCode: integer, Probability: { type: 'integer', minimum: 0, maximum: 100 } });
 export const chaosTriggers = object({ Sender: chaosTrigger, Recipient: chaosTrigger, Authentication: chaosTrigger });
 export const chaosTriggersBody = {
@@ -337,6 +343,21 @@ export const mailhogMessagesSchema = object({
   start: integer,
   items: { type: 'array', items: mailhogMessageSchema },
 });
+
+export const mailhogReleaseBody = {
+  type: 'object',
+  properties: {
+    Email: { type: 'string', description: 'The recipient' },
+    Host: { type: 'string', description: 'Read, not used: the configured relay is' },
+    Port: { type: 'string', description: 'Read, not used' },
+    Name: string,
+    Save: boolean,
+    Username: string,
+    Password: string,
+    Mechanism: string,
+  },
+  required: ['Email'],
+} as const;
 
 export const mailhogListQuery = {
   type: 'object',

@@ -21,6 +21,7 @@ import { registerMailpitRoutes } from './routes/mailpit.js';
 import { registerOwnRoutes } from './routes/ours.js';
 import { registerToolkitRoutes } from './routes/toolkit.js';
 import { canonicalKeys } from './schemas.js';
+import type { Relay } from './release.js';
 import type { SendDelivery } from './send.js';
 import { MailView } from './view.js';
 
@@ -35,6 +36,8 @@ export interface HttpServerOptions {
   readonly delivery?: SendDelivery;
   /** Our host name, for the Received line of a sent message; default `localhost`. */
   readonly serverName?: string;
+  /** Where released messages go (Mailpit's and MailHog's release); without it releasing is refused. */
+  readonly relay?: Relay;
   /** Fault injection for `/api/v1/chaos`; without it Mailpit's "Chaos is not enabled". */
   readonly chaos?: Chaos;
   /** Largest `POST /api/v1/send` body; default the SMTP default, 50 MiB. */

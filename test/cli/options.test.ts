@@ -38,6 +38,8 @@ test('with nothing given: ./mail and the defaults from defaults.ts, SMTP on 8025
     httpPort: cliDefaults.httpPort,
     httpAuth: [],
     corsOrigin: undefined,
+    smtpRelay: undefined,
+    smtpRelayAllow: [],
   });
   assert.equal(logLevel, 'info');
   assert.deepEqual(warnings, []);
@@ -67,6 +69,12 @@ test('every option becomes its library option; the command line wins over the en
       'ann:pass:word',
       '--cors',
       'https://app.test:3000',
+      '--smtp-relay',
+      'smtp://127.0.0.1:2525',
+      '--smtp-relay-allow',
+      '*@example.test',
+      '--smtp-relay-allow',
+      '/^ops@/',
     ],
     { MAIL_DIR: 'elsewhere', TMS_SMTP_PORT: '1', TMS_HOST: '0.0.0.0', TMS_HTTP_PORT: '1' },
   );
@@ -85,8 +93,21 @@ test('every option becomes its library option; the command line wins over the en
       httpPort: 0,
       httpAuth: [{ username: 'ann', password: 'pass:word' }],
       corsOrigin: 'https://app.test:3000',
+      smtpRelay: 'smtp://127.0.0.1:2525',
+      smtpRelayAllow: ['*@example.test', '/^ops@/'],
     },
   );
+});
+
+test('--smtp-relay takes smtp://host:port; the allow-list comes one pattern a line from the environment', () => {
+  assert.equal(
+    usageError(['--smtp-relay', 'mail.test:25']),
+    '--smtp-relay must be smtp://host:port, not "mail.test:25"',
+  );
+  assert.deepEqual(run([], { TMS_SMTP_RELAY_ALLOW: '*@a.test\n\n/^b@/i\n' }).options.smtpRelayAllow, [
+    '*@a.test',
+    '/^b@/i',
+  ]);
 });
 
 test('--ui-auth-file gives a user per USER:PASSWORD line, beside --ui-auth; blank and # lines are skipped', async () => {

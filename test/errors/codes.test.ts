@@ -15,6 +15,8 @@ import {
   type HttpErrorCode,
   type TestMailServer,
 } from '../../src/index.js';
+import type { InjectOptions } from 'fastify';
+import { Relay } from '../../src/http/release.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { freePort, repoRoot, tempDir, withServer } from '../helpers.js';
 
@@ -60,6 +62,26 @@ const provokeOverHttp: Record<HttpErrorCode, (server: TestMailServer) => Promise
   },
   TMS_CHAOS_RULE: (server) => put(server, '/api/tms/chaos', { rule: 'rcpt explode' }, 'POST'),
   TMS_NOT_ENABLED: (server) => injected(server, {}, '/api/v1/chaos'),
+  TMS_RECIPIENT_NOT_ALLOWED: async (server) =>
+    injected(
+      server,
+      { relay: new Relay({ url: server.smtpUrl, allow: ['*@example.test'] }, 'localhost') },
+      {
+        method: 'POST',
+        url: `/api/v1/message/${await stored(server)}/release`,
+        payload: { To: ['boss@elsewhere.test'] },
+      },
+    ),
+  TMS_RELAY_FAILED: async (server) =>
+    injected(
+      server,
+      { relay: new Relay({ url: `smtp://127.0.0.1:${await freePort()}` }, 'localhost') },
+      {
+        method: 'POST',
+        url: `/api/v1/message/${await stored(server)}/release`,
+        payload: { To: ['carl@example.test'] },
+      },
+    ),
   TMS_UNAUTHORIZED: (server) => injected(server, { auth: [{ username: 'a', password: 'b' }] }, '/api/v1/messages'),
   TMS_ORIGIN: (server) => fetch(`${server.httpUrl}/api/v1/messages`, { headers: { origin: 'https://evil.test' } }),
   TMS_NOT_FOUND: (server) => fetch(`${server.httpUrl}/api/v1/message/nope`),
@@ -76,6 +98,13 @@ const provokeOverHttp: Record<HttpErrorCode, (server: TestMailServer) => Promise
     injected(server, { reader: overriding(server.store, 'indexed', new Promise<void>(() => {})) }, '/readyz'),
 };
 
+/** Stores a message; resolves with its Mailpit ID. */
+async function stored(server: TestMailServer): Promise<string> {
+  await server.store.append({ mailbox: 'ann@example.test', folder: 'INBOX' }, Buffer.from('Subject: x\r\n\r\n'));
+  const list = (await (await fetch(`${server.httpUrl}/api/v1/messages`)).json()) as { messages: [{ ID: string }] };
+  return list.messages[0].ID;
+}
+
 function put(server: TestMailServer, route: string, body: unknown, method = 'PUT'): Promise<Response> {
   return fetch(`${server.httpUrl}${route}`, {
     method,
@@ -88,11 +117,11 @@ function put(server: TestMailServer, route: string, body: unknown, method = 'PUT
 async function injected(
   server: TestMailServer,
   options: Partial<Parameters<typeof createHttpServer>[0]>,
-  route: string,
+  request: string | InjectOptions,
 ): Promise<Response> {
   const app = await createHttpServer({ reader: server.store, ...options });
   try {
-    const reply = await app.inject(route);
+    const reply = await app.inject(request);
     return new Response(reply.body, { status: reply.statusCode });
   } finally {
     await app.close();

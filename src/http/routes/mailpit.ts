@@ -11,6 +11,7 @@ import { isRead, tagsOf, type Item } from '../items.js';
 import { MailpitChaos } from '../mailpit-chaos.js';
 import { findPart, headersMap, mailpitMessage, messagesSummary, messageSummary, partId } from '../mailpit.js';
 import * as schemas from '../schemas.js';
+import { releaseItem } from '../release.js';
 import { buildMessage, storeSent, type SendRequest } from '../send.js';
 import type { HttpContext } from '../server.js';
 import type { ItemWithSummary, Page } from '../view.js';
@@ -197,6 +198,25 @@ function registerMessage(app: FastifyInstance, context: HttpContext): void {
     },
   );
 
+  app.post<{ Params: IdParams; Body: { To: string[] } }>(
+    '/api/v1/message/:id/release',
+    {
+      schema: {
+        tags,
+        summary: 'Send a stored message on to the configured SMTP relay, for these recipients',
+        description:
+          'The message goes out as it came in, plus our Received line, from its envelope sender. Only the relay the server was started with is used, for recipients its allow-list accepts. No `latest` here, as in Mailpit.',
+        params: schemas.idParams,
+        body: schemas.releaseBody,
+        response: schemas.errorResponses,
+      },
+    },
+    async (request, reply) => {
+      await releaseItem(options, request.params.id, request.body.To);
+      return ok(reply);
+    },
+  );
+
   app.get<{ Params: { file: string }; Querystring: LatestQuery }>(
     '/view/:file',
     { schema: { tags, summary: "A message's HTML (`{ID}.html`) or text (`{ID}.txt`) part; marks it read" } },
@@ -346,10 +366,10 @@ function registerApplication(app: FastifyInstance, context: HttpContext): void {
     () => ({
       Label: '',
       MessageRelay: {
-        Enabled: false,
-        SMTPServer: '',
+        Enabled: options.relay !== undefined,
+        SMTPServer: options.relay?.where ?? '',
         ReturnPath: '',
-        AllowedRecipients: '',
+        AllowedRecipients: options.relay?.allowList ?? '',
         BlockedRecipients: '',
         OverrideFrom: '',
         PreserveMessageIDs: false,

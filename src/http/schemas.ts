@@ -375,7 +375,15 @@ export const mailhogSearchQuery = {
 } as const;
 
 /** The error replies every route can give, for the OpenAPI document. */
-export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema } as const;
+export const errorResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  500: errorSchema,
+} as const;
+/** Releasing may also find the relay failing. */
+export const releaseResponses = { ...errorResponses, 502: errorSchema } as const;
 
 /**
  * Go's encoding/json matches object keys case-insensitively, and Mailpit's and MailHog's clients

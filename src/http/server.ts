@@ -108,8 +108,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       info: {
         title: 'test-mail-server HTTP API',
         version: options.version ?? '0',
-        description:
-          "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes (mailboxes, the test toolkit).",
+        description: [
+          "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes: the mailboxes, and",
+          'under /api/tms the test toolkit (stored copies, parsed with links and raw bytes) and fault-injection rules.',
+          'Two WebSocket streams (not described as paths, OpenAPI has no words for them): /api/events sends',
+          "Mailpit's events ({ Type: new | update | delete | truncate | prune | stats, Data }); /api/tms/events sends",
+          "{ type: 'ready' } once it watches, then { type: 'added', message } for each stored copy (its meta, as in",
+          'GET /api/tms/messages), { type: flags | expunged | folder, mailbox, folder, ... } for changes.',
+          'Errors are { Error, code } with a stable code; see the README for the list.',
+        ].join(' '),
       },
     },
   });

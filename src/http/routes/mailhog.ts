@@ -103,7 +103,7 @@ export function registerMailhogRoutes(app: FastifyInstance, context: HttpContext
           "MailHog's body names a server (`Host`, `Port`, credentials): those are read but not used; the message goes to the relay this server was started with, if its allow-list accepts `Email`.",
         params: schemas.idParams,
         body: schemas.mailhogReleaseBody,
-        response: schemas.errorResponses,
+        response: schemas.releaseResponses,
       },
     },
     async (request, reply) => {

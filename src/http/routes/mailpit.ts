@@ -208,7 +208,7 @@ function registerMessage(app: FastifyInstance, context: HttpContext): void {
           'The message goes out as it came in, plus our Received line, from its envelope sender. Only the relay the server was started with is used, for recipients its allow-list accepts. No `latest` here, as in Mailpit.',
         params: schemas.idParams,
         body: schemas.releaseBody,
-        response: schemas.errorResponses,
+        response: schemas.releaseResponses,
       },
     },
     async (request, reply) => {

@@ -80,20 +80,6 @@ function knownCopy(reader: MailReader, ref: MessageRef): IndexedMessage | undefi
   return reader.message(ref);
 }
 
-/** Every item, newest first (the index lists copies oldest first, so an item's first copy is its oldest). */
-export function groupItems(messages: readonly IndexedMessage[]): Item[] {
-  const groups = new Map<string, IndexedMessage[]>();
-  for (const message of messages) {
-    const id = itemId(message);
-    const group = groups.get(id);
-    if (group) group.push(message);
-    else groups.set(id, [message]);
-  }
-  const items: Item[] = [];
-  for (const [id, copies] of groups) items.push({ id, copies: copies as unknown as Item['copies'] });
-  return items.reverse();
-}
-
 /** Read once every copy is: an item stays unread while any recipient has not seen it. */
 export function isRead(item: Item): boolean {
   return item.copies.every((copy) => copy.flags.includes('\\Seen'));
@@ -125,17 +111,25 @@ export function bccOf(summary: MessageSummary, envelopeTo: readonly string[]): H
   return [...summary.bcc, ...[...new Set(blind)].map((address) => ({ name: '', address }))];
 }
 
-/** The item as a search sees it; `summary` is its first copy's. */
+/** The item as a search sees it; `summary` is its first copy's. What a term needs is worked out when it asks. */
 export function searchableOf(item: Item, summary: MessageSummary): Searchable {
   const [first] = item.copies;
   return {
     summary,
-    bcc: bccOf(summary, first.envelope.to),
+    get bcc() {
+      return bccOf(summary, first.envelope.to);
+    },
     receivedAt: first.receivedAt,
     size: first.size,
-    read: isRead(item),
-    tags: tagsOf(item),
-    mailboxes: mailboxesOf(item),
+    get read() {
+      return isRead(item);
+    },
+    get tags() {
+      return tagsOf(item);
+    },
+    get mailboxes() {
+      return mailboxesOf(item);
+    },
   };
 }
 

@@ -16,6 +16,7 @@ import { PortInUseError } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
 import { errorReply, HttpError } from './errors.js';
 import { EventHub, registerEvents } from './events.js';
+import { ItemIndex } from './item-index.js';
 import { registerMailhogRoutes } from './routes/mailhog.js';
 import { registerMailpitRoutes } from './routes/mailpit.js';
 import { registerOwnRoutes } from './routes/ours.js';
@@ -77,13 +78,18 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       void (reply as FastifyReply).code(status).send(body);
     },
   });
+  const items = new ItemIndex(options.reader);
+  const view = new MailView(options.reader, items);
   const context: HttpContext = {
     options,
-    view: new MailView(options.reader),
-    events: new EventHub(options.reader, options.log, options.version),
+    view,
+    events: new EventHub(items, view, options.log, options.version),
     startedAt: new Date(),
   };
-  app.addHook('onClose', () => context.events.close());
+  app.addHook('onClose', () => {
+    context.events.close();
+    items.close();
+  });
 
   app.removeAllContentTypeParsers();
   // Any body is read as JSON, empty as none (Go's clients send DELETE bodies, and none at all).

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
-import { findItem, groupItems, itemId, parseItemId } from '../../src/http/items.js';
+import { ItemIndex } from '../../src/http/item-index.js';
+import { findItem, itemId, parseItemId } from '../../src/http/items.js';
+import type { MailReader } from '../../src/mailbox/reader.js';
 import { contentFromString, mailhogMessage, pathFromString } from '../../src/http/mailhog.js';
 import { canonicalHeaderName, headersMap, mailpitMessage, messageSummary } from '../../src/http/mailpit.js';
 import { parseMessage } from '../../src/testing/message.js';
@@ -41,6 +43,14 @@ const order = [
   '',
 ].join('\r\n');
 
+/** The store's items, newest first, as the API groups them. */
+function itemsOf(reader: MailReader) {
+  const index = new ItemIndex(reader);
+  const items = index.page(0, 0);
+  index.close();
+  return items;
+}
+
 /** The order, delivered by SMTP to three recipients (dave a blind copy), each copy summarized. */
 async function deliverOrder(t: TestContext) {
   const server = await startServer();
@@ -49,13 +59,13 @@ async function deliverOrder(t: TestContext) {
   await sendRaw(server, 'shop@example.test', ['ann@example.test', 'carl@example.test', 'dave@example.test'], order);
   const copies = reader.allMessages();
   for (const copy of copies) await reader.summary(copy);
-  return { server, reader, copies, item: groupItems(reader.allMessages())[0] };
+  return { server, reader, copies, item: itemsOf(reader)[0] };
 }
 
 test('the copies of one SMTP transaction are one item named by the transaction id', async (t) => {
   const { server, reader, copies, item } = await deliverOrder(t);
   await sendRaw(server, 'app@example.test', ['eve@example.test'], 'Subject: later\r\n\r\nhi\r\n');
-  const items = groupItems(reader.allMessages());
+  const items = itemsOf(reader);
   assert.equal(items.length, 2);
   assert.equal(item.id, copies[0].transaction);
   assert.deepEqual(
@@ -146,12 +156,12 @@ test('an item is read once every copy is, and its tags are the keywords of its c
   const { reader, copies } = await deliverOrder(t);
   const folder = { mailbox: copies[0].mailbox, folder: 'INBOX' };
   await reader.setFlags(folder, [copies[0].number], 'add', ['\\Seen', 'Work']);
-  let item = groupItems(reader.allMessages())[0];
+  let item = itemsOf(reader)[0];
   assert.equal(messageSummary(item, item.copies[0].summary!).Read, false);
   assert.deepEqual(messageSummary(item, item.copies[0].summary!).Tags, ['Work']);
   for (const copy of copies.slice(1))
     await reader.setFlags({ mailbox: copy.mailbox, folder: 'INBOX' }, [copy.number], 'add', ['\\Seen']);
-  item = groupItems(reader.allMessages())[0];
+  item = itemsOf(reader)[0];
   assert.equal(messageSummary(item, item.copies[0].summary!).Read, true);
 });
 

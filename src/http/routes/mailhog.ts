@@ -49,8 +49,7 @@ export function registerMailhogRoutes(app: FastifyInstance, context: HttpContext
     },
     async (request) => {
       const { start, limit } = request.query;
-      const items = view.items();
-      return page(items.slice(start, start + limit), items.length, start);
+      return page(view.page(start, limit), view.size, start);
     },
   );
 

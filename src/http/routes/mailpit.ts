@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaults } from '../../defaults.js';
 import { parseMessage, type ParsedContent } from '../../testing/message.js';
 import { HttpError, notFound } from '../errors.js';
-import { isRead, tagsOf, type Item } from '../items.js';
+import { isRead, type Item } from '../items.js';
 import { MailpitChaos } from '../mailpit-chaos.js';
 import { findPart, headersMap, mailpitMessage, messagesSummary, messageSummary, partId } from '../mailpit.js';
 import * as schemas from '../schemas.js';
@@ -45,8 +45,15 @@ export function registerMailpitRoutes(app: FastifyInstance, context: HttpContext
 
 function registerListing(app: FastifyInstance, { view }: HttpContext): void {
   const page = (result: Page, start: number) => {
-    const { total, unread, tags } = view.counts();
-    const counts = { total, unread, tags, start, matched: result.matched, matchedUnread: result.matchedUnread };
+    const { total, unread } = result.counts;
+    const counts = {
+      total,
+      unread,
+      tags: view.tags(result.counts),
+      start,
+      matched: result.matched,
+      matchedUnread: result.matchedUnread,
+    };
     return messagesSummary(counts, result.items.map(summaryOf));
   };
   const listResponse = { 200: schemas.messagesSummarySchema, ...schemas.errorResponses };
@@ -337,9 +344,9 @@ function registerApplication(app: FastifyInstance, context: HttpContext): void {
     '/api/v1/info',
     { schema: { tags, summary: 'Server information', response: { 200: schemas.infoSchema } } },
     () => {
-      const { total, unread } = view.counts();
-      const tagCounts: Record<string, number> = {};
-      for (const tag of view.items().flatMap(tagsOf)) tagCounts[tag] = (tagCounts[tag] ?? 0) + 1;
+      const counts = view.counts();
+      const { total, unread } = counts;
+      const tagCounts = Object.fromEntries(view.tags(counts).map((tag) => [tag, counts.tags.get(tag)!]));
       return {
         Version: options.version ?? '',
         LatestVersion: '',

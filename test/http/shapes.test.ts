@@ -252,6 +252,7 @@ test('a MailHog message has envelope paths, Content without MIME, the parts besi
   assert.equal(message.MIME?.Parts.length, 4);
   assert.deepEqual(message.MIME?.Parts[2].Headers['Content-Disposition'], ['attachment; filename="invoice.pdf"']);
   assert.deepEqual(message.Raw.To, ['ann@example.test', 'carl@example.test', 'dave@example.test']);
+  assert.equal(message.Raw.Helo, 'client.test', 'the EHLO name, from our Received line');
   assert.equal(message.Raw.Data, (await reader.read(first))!.toString());
 });
 

@@ -8,12 +8,23 @@
 import { EventEmitter } from 'node:events';
 import { compareArrival } from '../mailbox/message-index.js';
 import type { IndexedMessage, MailReader, StoreChange, Watch } from '../mailbox/reader.js';
-import { itemId, type Item } from './items.js';
+import { isRead, itemId, tagsOf, type Item } from './items.js';
 
 interface KeptItem {
   readonly id: string;
   /** Oldest first, as the index orders them; never empty while the item is kept. */
   readonly copies: [IndexedMessage, ...IndexedMessage[]];
+  /** What the counts hold of it: worked out at each change of its copies or their flags. */
+  read: boolean;
+  tags: readonly string[];
+}
+
+/** The whole store's counts, kept as items come, go and change, so that no request counts them. */
+export interface ItemCounts {
+  readonly total: number;
+  readonly unread: number;
+  /** Each tag in use, with how many items have it. */
+  readonly tags: ReadonlyMap<string, number>;
 }
 
 export interface ItemEvents {
@@ -33,16 +44,28 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
   private readonly byCopy = new Map<string, KeptItem>();
   /** Oldest first, by first copy. */
   private ordered: KeptItem[] = [];
+  private unread = 0;
+  private readonly tagItems = new Map<string, number>();
   private readonly watch: Watch;
+  private closed = false;
 
   constructor(private readonly reader: MailReader) {
     super();
     this.watch = reader.watch('all', (change) => this.apply(change));
     for (const message of this.watch.snapshot) this.add(message);
+    // The first scan of MAIL_DIR fills the index without announcing each message: taken in whole
+    // once it is done, quietly (what was there at start is not new mail).
+    void reader.indexed.then(() => {
+      if (!this.closed) this.rebuild(false);
+    });
   }
 
   get size(): number {
     return this.ordered.length;
+  }
+
+  counts(): ItemCounts {
+    return { total: this.ordered.length, unread: this.unread, tags: this.tagItems };
   }
 
   /** The item at `index`, newest first; undefined past the end. */
@@ -63,6 +86,7 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
   }
 
   close(): void {
+    this.closed = true;
     this.watch.close();
     this.removeAllListeners();
   }
@@ -83,12 +107,16 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
         const items = new Set(
           change.messages.map(({ number }) => this.byCopy.get(copyKey({ ...change.folder, number }))),
         );
-        for (const item of items) if (item !== undefined) this.emit('flags', item);
+        for (const item of items) {
+          if (item === undefined) continue;
+          this.recount(item);
+          this.emit('flags', item);
+        }
         break;
       }
       case 'folder':
         // Removed, renamed or made anew: its entries are not the ones kept. Rare enough to start over.
-        if (change.change !== 'created') this.rebuild();
+        if (change.change !== 'created') this.rebuild(true);
         break;
     }
   }
@@ -100,7 +128,8 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
     const id = itemId(message);
     const known = this.byId.get(id);
     if (known === undefined) {
-      const item: KeptItem = { id, copies: [message] };
+      const item: KeptItem = { id, copies: [message], read: false, tags: [] };
+      this.count(item, 1);
       this.byId.set(id, item);
       this.byCopy.set(key, item);
       insertSorted(this.ordered, item, byFirstCopy);
@@ -112,6 +141,7 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
     if (moves) this.ordered.splice(this.position(known), 1);
     insertSorted(known.copies, message, compareArrival);
     if (moves) insertSorted(this.ordered, known, byFirstCopy);
+    this.recount(known);
     return undefined;
   }
 
@@ -130,12 +160,15 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
     // One pass for many, a splice for a few (removing everything goes a folder at a time).
     if (displaced.size > 16) this.ordered = this.ordered.filter((item) => !displaced.has(item));
     else for (const at of [...displaced.values()].sort((a, b) => b - a)) this.ordered.splice(at, 1);
+    const changed = new Set(touched.map(([item]) => item));
+    for (const item of changed) this.count(item, -1);
     for (const [item, key] of touched) {
       item.copies.splice(
         item.copies.findIndex((copy) => copyKey(copy) === key),
         1,
       );
     }
+    for (const item of changed) if (item.copies.length > 0) this.count(item, 1);
     const emptied: string[] = [];
     for (const item of displaced.keys()) {
       if (item.copies.length > 0) insertSorted(this.ordered, item, byFirstCopy);
@@ -147,20 +180,43 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
     return emptied;
   }
 
-  /** Starts over from the index, telling listeners which items came and went. */
-  private rebuild(): void {
+  /** Starts over from the index, telling listeners (if `announce`) which items came and went. */
+  private rebuild(announce: boolean): void {
     const before = new Set(this.byId.keys());
     this.byId.clear();
     this.byCopy.clear();
     this.ordered = [];
+    this.unread = 0;
+    this.tagItems.clear();
     const added: KeptItem[] = [];
     for (const message of this.reader.allMessages()) {
       const item = this.add(message);
       if (item !== undefined && !before.has(item.id)) added.push(item);
     }
+    if (!announce) return;
     for (const item of added) this.emit('added', item);
     const removed = [...before].filter((id) => !this.byId.has(id));
     if (removed.length > 0) this.emit('removed', removed);
+  }
+
+  /** The item's state worked out again from its copies, and the counts moved with it. */
+  private recount(item: KeptItem): void {
+    this.count(item, -1);
+    this.count(item, 1);
+  }
+
+  /** Adds the item to the counts (`1`, its state worked out anew) or takes it out (`-1`, as last counted). */
+  private count(item: KeptItem, sign: 1 | -1): void {
+    if (sign === 1) {
+      item.read = isRead(item);
+      item.tags = tagsOf(item);
+    }
+    if (!item.read) this.unread += sign;
+    for (const tag of item.tags) {
+      const items = (this.tagItems.get(tag) ?? 0) + sign;
+      if (items === 0) this.tagItems.delete(tag);
+      else this.tagItems.set(tag, items);
+    }
   }
 
   /** Where `item` is in the order (its first copy is the one it was placed by). */

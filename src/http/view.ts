@@ -5,7 +5,7 @@
  */
 import type { Flag, IndexedMessage, MailReader, MessageSummary } from '../mailbox/reader.js';
 import { notFound } from './errors.js';
-import type { ItemIndex } from './item-index.js';
+import type { ItemCounts, ItemIndex } from './item-index.js';
 import { compareTags, findItem, isRead, searchableOf, transactionItemId, type Item } from './items.js';
 import { compileSearch, type SearchOptions } from './search.js';
 
@@ -15,11 +15,7 @@ export interface ItemWithSummary {
 }
 
 /** What the whole store holds: items, unread items, and each tag in use with its number of items. */
-export interface Counts {
-  readonly total: number;
-  readonly unread: number;
-  readonly tags: ReadonlyMap<string, number>;
-}
+export type Counts = ItemCounts;
 
 export interface Page {
   readonly items: ItemWithSummary[];
@@ -114,23 +110,9 @@ export class MailView {
     return ids.map((id) => findItem(this.reader, id)).filter((item): item is Item => item !== undefined);
   }
 
-  /** Items, unread items, and the tags in use with how many items have each. */
+  /** Items, unread items, and the tags in use with how many items have each (kept as they change). */
   counts(): Counts {
-    let unread = 0;
-    const tags = new Map<string, number>();
-    for (const item of this.index.all()) {
-      if (!isRead(item)) unread++;
-      // Most items have one copy, whose flags hold each keyword once: no set needed to count them.
-      const counted = item.copies.length === 1 ? undefined : new Set<string>();
-      for (const copy of item.copies) {
-        for (const flag of copy.flags) {
-          if (flag.startsWith('\\') || counted?.has(flag)) continue;
-          counted?.add(flag);
-          tags.set(flag, (tags.get(flag) ?? 0) + 1);
-        }
-      }
-    }
-    return { total: this.index.size, unread, tags };
+    return this.index.counts();
   }
 
   /** Every tag in use, sorted as Mailpit sorts them. */

@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ItemIndex } from '../../src/http/item-index.js';
 import { traceHeader } from '../../src/mailbox/trace.js';
-import { startServer } from '../helpers.js';
+import { createLogger } from '../../src/log.js';
+import { MailStore } from '../../src/mailbox/store.js';
+import { startServer, tempDir } from '../helpers.js';
 import { send, folderOf } from './support.js';
 
 async function withIndex(t: TestContext) {
@@ -91,4 +93,56 @@ test("a copy older than its item's first, found later (another process wrote it)
     index.newest(1)?.copies.map((copy) => copy.mailbox),
     ['carl@example.test', 'bob@example.test'],
   );
+});
+
+test('mail stored before the store opened is taken in once the first scan is done, without announcing it', async (t) => {
+  const mailDir = await tempDir();
+  const first = await startServer({ mailDir });
+  await send(first, { to: 'ann@example.test, bob@example.test', subject: 'earlier' });
+  await send(first, { to: 'carl@example.test', subject: 'earlier too' });
+  await first.close();
+  const store = await MailStore.open(mailDir, createLogger('error'));
+  t.after(() => store.close());
+  // Made at once: the scan runs on its threads and cannot have answered yet.
+  const index = new ItemIndex(store);
+  t.after(() => index.close());
+  const announced: string[] = [];
+  index.on('added', (item) => announced.push(item.id));
+  assert.equal(index.size, 0, 'nothing indexed yet');
+  await store.indexed;
+  assert.equal(index.size, 2);
+  assert.deepEqual(announced, []);
+});
+
+test('the counts kept as items change are those counted afresh: unread, and items per tag', async (t) => {
+  const { server, index } = await withIndex(t);
+  const { store } = server;
+  const inbox = (mailbox: string) => ({ mailbox, folder: 'INBOX' });
+  const fresh = () => {
+    const again = new ItemIndex(store);
+    const { total, unread, tags } = again.counts();
+    again.close();
+    return { total, unread, tags: new Map(tags) };
+  };
+  const kept = () => ({ ...index.counts(), tags: new Map(index.counts().tags) });
+  await send(server, { to: 'ann@example.test, bob@example.test', subject: 'a' });
+  await send(server, { to: 'ann@example.test', subject: 'b' });
+  await store.setFlags(inbox('ann@example.test'), [1, 2], 'add', ['\\Seen', 'Work']);
+  assert.deepEqual(kept(), { total: 2, unread: 1, tags: new Map([['Work', 2]]) }, 'a is unread until bob reads it');
+  await store.setFlags(inbox('bob@example.test'), [1], 'add', ['\\Seen', 'Home']);
+  assert.deepEqual(kept(), fresh());
+  await store.remove(inbox('ann@example.test'), [1]);
+  assert.deepEqual(kept(), {
+    total: 2,
+    unread: 0,
+    tags: new Map([
+      ['Home', 1],
+      ['Work', 1],
+    ]),
+  });
+  assert.deepEqual(kept(), fresh());
+  await store.setFlags(inbox('bob@example.test'), [1], 'remove', ['\\Seen']);
+  await store.remove(inbox('ann@example.test'), [2]);
+  assert.deepEqual(kept(), { total: 1, unread: 1, tags: new Map([['Home', 1]]) });
+  assert.deepEqual(kept(), fresh());
 });

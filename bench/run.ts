@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { httpCase } from './cases/http.js';
 import { latencyCase } from './cases/latency.js';
 import { startupCase } from './cases/startup.js';
 import { throughputCase } from './cases/throughput.js';
@@ -70,6 +71,14 @@ const cases: BenchCase[] = [
   throughputCase({ id: 'e', messages: 5000, bytes: 2 * KiB, sessions: 10, recipients: 1, reuseConnections: true }),
   startupCase({ minRuns: 5, targetMs: 300 }),
   latencyCase({ id: 'f', messages: 1000, bodyBytes: 2 * KiB, targetP50Ms: 5 }),
+  httpCase({
+    messages: 100_000,
+    mailboxes: 1000,
+    bytes: KiB,
+    requests: 20,
+    events: 200,
+    targets: { firstPageMs: 50, searchMs: 300, rssBytes: 300 * MiB, eventP50Ms: 20 },
+  }),
 ];
 
 /**

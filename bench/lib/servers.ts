@@ -74,7 +74,7 @@ export function startSink(tools: Tools): Promise<RunningServer> {
 }
 
 /** The environment for our CLI: quiet, and no TMS_* or MAIL_DIR settings leaking in from the caller. */
-function serverEnv(): NodeJS.ProcessEnv {
+export function serverEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('TMS_') && key !== 'MAIL_DIR' && key !== 'NODE_OPTIONS') env[key] = value;

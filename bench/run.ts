@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { indexStartupCase, outsideChangeCase } from './cases/index.js';
+import { httpCase } from './cases/http.js';
 import { latencyCase } from './cases/latency.js';
 import { startupCase } from './cases/startup.js';
 import { throughputCase } from './cases/throughput.js';
@@ -81,6 +82,13 @@ const cases: BenchCase[] = [
     targetRssBytes: 300 * MiB,
   }),
   outsideChangeCase({ changes: 200, targetP50Ms: 300 }),
+  httpCase({
+    messages: 100_000,
+    mailboxes: 1000,
+    requests: 20,
+    events: 200,
+    targets: { firstPageMs: 50, searchMs: 300, rssBytes: 300 * MiB, eventP50Ms: 20 },
+  }),
 ];
 
 /**

@@ -4,20 +4,15 @@
  * line (`cli/options.ts`), prints, runs the server on its thread, and maps signals to `close()`.
  * Everything else lives in the library.
  */
-import { readFileSync } from 'node:fs';
 import { helpText, parseCommandLine, program, UsageError, type CommandLine } from './cli/options.js';
 import type { TestMailServerOptions } from './index.js';
 import { createLogger } from './log.js';
 import type { ServerThreadReport, StopRequest } from './server-worker.js';
+import { packageVersion } from './version.js';
 import { startWorker } from './worker.js';
 
 /** The server thread's young generation, in MiB; see `serve`. */
 const serverYoungGenerationMb = 3;
-
-function version(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return manifest.version;
-}
 
 function main(): void {
   let commandLine: CommandLine;
@@ -29,7 +24,7 @@ function main(): void {
     process.exit(2);
   }
   if (commandLine.kind === 'help') return void process.stdout.write(helpText());
-  if (commandLine.kind === 'version') return void process.stdout.write(`${version()}\n`);
+  if (commandLine.kind === 'version') return void process.stdout.write(`${packageVersion()}\n`);
   const warn = createLogger('warning');
   for (const warning of commandLine.warnings) warn.warning(warning);
   serve({ ...commandLine.options, logLevel: commandLine.logLevel });

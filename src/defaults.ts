@@ -19,10 +19,10 @@ export const defaults = {
 export const cliDefaults = {
   mailDir: 'mail',
   smtpPort: 8025,
+  httpPort: 8080,
   /** Reserved for the servers to come; the options are validated today so scripts keep working. */
   imapPort: 8143,
   pop3Port: 8110,
-  httpPort: 8080,
 } as const;
 
 /** `test-mail-server sendmail` submits to the CLI's server unless told otherwise. */

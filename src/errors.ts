@@ -26,9 +26,33 @@ export const errorCodes = {
   TMS_INBOX: ['FolderError'],
   TMS_FOLDER_HAS_CHILDREN: ['FolderError'],
   TMS_FLAG_NAME: ['FlagNameError'],
+  TMS_UNREACHABLE: ['MailServerRequestError'],
 } as const satisfies Record<`TMS_${string}`, readonly string[]>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/**
+ * The codes of the HTTP API's error answers (`{ Error, code }`), each with its status. `connect()`'s
+ * client throws an answer it gets as a MailServerRequestError with that code (a bad chaos rule as
+ * the ChaosRuleError it is in process). The README's HTTP API section lists them (a test keeps
+ * the two in step).
+ */
+export const httpErrorCodes = {
+  TMS_BAD_REQUEST: 400,
+  TMS_FLAG_NAME: 400,
+  TMS_CHAOS_RULE: 400,
+  TMS_NOT_ENABLED: 400,
+  TMS_RECIPIENT_NOT_ALLOWED: 400,
+  TMS_UNAUTHORIZED: 401,
+  TMS_ORIGIN: 403,
+  TMS_NOT_FOUND: 404,
+  TMS_TOO_LARGE: 413,
+  TMS_INTERNAL: 500,
+  TMS_RELAY_FAILED: 502,
+  TMS_NOT_READY: 503,
+} as const satisfies Record<`TMS_${string}`, number>;
+
+export type HttpErrorCode = keyof typeof httpErrorCodes;
 
 /**
  * A JavaScript error of a built-in kind (TypeError for a wrong argument, RangeError for one out of

@@ -6,14 +6,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { Chaos } from './chaos/chaos.js';
 import type { ChaosRule } from './chaos/rule.js';
+import { Relay } from './http/release.js';
+import { createHttpServer, listenHttp, type HttpUser } from './http/server.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
 import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
 import { defaults } from './defaults.js';
+import { packageVersion } from './version.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -41,6 +45,16 @@ export interface TestMailServerOptions {
   logWriter?: (line: string) => void;
   /** Fault-injection rules in effect from the start (objects or their text form); more via `chaos.add`. */
   chaos?: ReadonlyArray<ChaosRule | string>;
+  /** The HTTP API's port (Mailpit's and MailHog's APIs, ours, the event stream); 0 picks a free one; default none. */
+  httpPort?: number;
+  /** HTTP basic auth on the API: any of these users may pass (the health probes stay open); default none. */
+  httpAuth?: readonly HttpUser[];
+  /** The one origin (`https://app.test`) whose pages may call the API from a browser; default none. */
+  corsOrigin?: string;
+  /** `smtp://host:port`: where the HTTP API's release sends a stored message on; default none (releasing is refused). */
+  smtpRelay?: string;
+  /** Recipients the relay may send to: globs (`*@example.test`) or `/regexp/flags`; default any. */
+  smtpRelayAllow?: readonly string[];
 }
 
 /** Also the test helpers of MailClient: `waitForMessage`, `waitForMessages`, `messages`, `mailbox`, `deleteAll`, `createAddress`. */
@@ -50,6 +64,10 @@ export interface TestMailServer extends MailClient {
   readonly smtpsPort: number | undefined;
   /** `smtp://127.0.0.1:PORT` */
   readonly smtpUrl: string;
+  /** The HTTP API's port; undefined without `httpPort`. */
+  readonly httpPort: number | undefined;
+  /** `http://127.0.0.1:PORT`, what `connect()` takes; undefined without `httpPort`. */
+  readonly httpUrl: string | undefined;
   /** Absolute path of the mail directory. */
   readonly mailDir: string;
   /** The MH store, for readers that want its events and messages. */
@@ -74,6 +92,12 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     ? await loadTlsCredentials({ certFile: options.tlsCert, keyFile: options.tlsKey })
     : undefined;
   const host = options.host ?? defaults.host;
+  const serverName = os.hostname() || 'localhost';
+  // Checked before anything starts, as the TLS files are.
+  const relay =
+    options.smtpRelay === undefined
+      ? undefined
+      : new Relay({ url: options.smtpRelay, allow: options.smtpRelayAllow }, serverName);
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
   const store = await MailStore.open(mailDir, log);
@@ -88,16 +112,36 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     smtpsPort: options.smtpsPort,
     tls: credentials,
     offerStartTls: options.tls === true || options.tlsCert !== undefined,
-    serverName: os.hostname() || 'localhost',
+    serverName,
     maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
     maxRecipients: options.maxRecipients ?? defaults.maxRecipients,
     idleTimeoutMs: options.idleTimeoutMs ?? defaults.idleTimeoutMs,
     gate: chaos.gate,
   });
+  let http: FastifyInstance | undefined;
+  let httpPort: number | undefined;
   try {
     await smtp.start();
+    if (options.httpPort !== undefined) {
+      http = await createHttpServer({
+        reader: store,
+        delivery: store,
+        serverName,
+        chaos,
+        relay,
+        maxMessageSize: options.maxMessageSize ?? defaults.maxMessageSize,
+        auth: options.httpAuth,
+        corsOrigin: options.corsOrigin,
+        log,
+        version: packageVersion(),
+      });
+      httpPort = await listenHttp(http, host, options.httpPort, log);
+    }
   } catch (error) {
+    // A port in use (or any failure to start) leaves nothing behind.
+    await http?.close();
     await smtp.close(0);
+    messageSource.close();
     // A start that fails leaves nothing behind: not even the MAIL_DIR it made.
     await store.closeAndUndoCreation();
     if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
@@ -109,6 +153,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     smtpPort: smtp.port,
     smtpsPort: smtp.smtpsPort,
     smtpUrl: `smtp://${urlHost}:${smtp.port}`,
+    httpPort,
+    httpUrl: httpPort === undefined ? undefined : `http://${urlHost}:${httpPort}`,
     mailDir: store.mailDir,
     store,
     chaos,
@@ -120,6 +166,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     createAddress: (prefix) => mailClient.createAddress(prefix),
     async close() {
       mailClient.close();
+      await http?.close();
       await smtp.close();
       messageSource.close();
       await store.close();
@@ -130,7 +177,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
 }
 
 export { defaults } from './defaults.js';
-export { errorCodes, type ErrorCode } from './errors.js';
+export { errorCodes, httpErrorCodes, type ErrorCode, type HttpErrorCode } from './errors.js';
 export { PortInUseError, type ListenerName } from './listen.js';
 export { TlsFilesError } from './tls.js';
 export type { LogLevel } from './log.js';
@@ -151,12 +198,17 @@ export {
 } from './mailbox/errors.js';
 export * from './chaos/index.js';
 export {
+  connect,
   createAddress,
   MailClientClosedError,
+  MailServerRequestError,
   MailTimeoutError,
   matches,
   testAddressDomain,
   type ArrivedMessage,
+  type ConnectOptions,
+  type MailServerConnection,
+  type RemoteChaos,
   type MailAddress,
   type MailAttachment,
   type MailClient,

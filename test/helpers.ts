@@ -204,9 +204,13 @@ export class CliProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
+  /** The HTTP API on a free port unless `env` or `args` say otherwise, so parallel CLIs never meet on 8080. */
   static start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): CliProcess {
     return new CliProcess(
-      spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { env: { ...process.env, ...env }, cwd }),
+      spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], {
+        env: { ...process.env, TMS_HTTP_PORT: '0', ...env },
+        cwd,
+      }),
     );
   }
 

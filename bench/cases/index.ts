@@ -4,18 +4,13 @@
  * process makes (Python's mailbox.MH.add) reaches the change stream, in process.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort, startChild, stopChild } from '../lib/children.js';
 import { storedMailDir, type StoredMailShape } from '../lib/maildir.js';
+import { residentBytes, serverEnv } from '../lib/servers.js';
 import { median, mib, ms, percentile } from '../lib/stats.js';
 import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
-
-function residentBytes(pid: number): number | undefined {
-  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) * 1024 : undefined;
-}
 
 /** Waits for a line of the child's standard error matching `pattern`; resolves with performance.now(). */
 function lineSeen(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<number> {
@@ -45,10 +40,14 @@ export function indexStartupCase(
       for (let run = 1; run <= ctx.runs; run++) {
         const port = await freePort();
         const started = performance.now();
-        const child = startChild(process.execPath, [ctx.cliPath, mailDir, '--smtp-port', String(port)], {
-          env: { ...process.env, LOG_LEVEL: 'INFO' },
-          cwd: ctx.repoRoot,
-        });
+        const child = startChild(
+          process.execPath,
+          [ctx.cliPath, mailDir, '--smtp-port', String(port), '--http-port', '0'],
+          {
+            env: { ...serverEnv(), LOG_LEVEL: 'INFO' },
+            cwd: ctx.repoRoot,
+          },
+        );
         try {
           const [listeningAt, indexedAt] = await Promise.all([
             lineSeen(child.stderr, /SMTP listening on /),

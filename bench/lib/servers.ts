@@ -74,7 +74,7 @@ export function startSink(tools: Tools): Promise<RunningServer> {
 }
 
 /** The environment for our CLI: quiet, and no TMS_* or MAIL_DIR settings leaking in from the caller. */
-function serverEnv(): NodeJS.ProcessEnv {
+export function serverEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('TMS_') && key !== 'MAIL_DIR' && key !== 'NODE_OPTIONS') env[key] = value;
@@ -95,7 +95,16 @@ export interface OurServerSpawn {
 export function spawnOurServer(spec: OurServerSpawn, port: number): Child {
   return startChild(
     process.execPath,
-    [spec.cliPath, spec.mailDir, '--smtp-port', String(port), '--max-message-size', String(maxMessageSize)],
+    [
+      spec.cliPath,
+      spec.mailDir,
+      '--smtp-port',
+      String(port),
+      '--http-port',
+      '0',
+      '--max-message-size',
+      String(maxMessageSize),
+    ],
     {
       env: serverEnv(),
       cwd: spec.repoRoot,
@@ -107,14 +116,24 @@ export function startOurServer(spec: OurServerSpawn): Promise<RunningServer> {
   return startOnFreePort((port) => spawnOurServer(spec, port));
 }
 
-/** VmHWM (peak resident set) of a live process, in bytes; undefined where /proc has no such line. */
-export function peakRss(pid: number): number | undefined {
+/** A field of /proc/PID/status in bytes (kB there); undefined where /proc has no such line. */
+function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
   try {
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Peak resident set of a live process, in bytes. */
+export function peakRss(pid: number): number | undefined {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** Resident set of a live process now, in bytes. */
+export function residentBytes(pid: number): number | undefined {
+  return statusBytes(pid, 'VmRSS');
 }
 
 /** Runs smtp-source to completion against 127.0.0.1:port; returns the wall time in seconds. */

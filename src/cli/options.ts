@@ -3,10 +3,13 @@
  * the defaults and `--help`. Parsing reads only its arguments, so it is testable without
  * starting anything; `cli.ts` does the starting.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from '../chaos/cli.js';
 import { ChaosRuleError, type ChaosRule } from '../chaos/rule.js';
 import { cliDefaults, defaults } from '../defaults.js';
+import { parseRelayUrl } from '../http/release.js';
+import type { HttpUser } from '../http/server.js';
 import type { TestMailServerOptions } from '../index.js';
 import { parseLogLevel, type LogLevel } from '../log.js';
 import { unknownOptionText } from './suggest.js';
@@ -63,8 +66,30 @@ export const optionSpecs = {
   'http-port': {
     env: 'TMS_HTTP_PORT',
     value: 'PORT',
-    help: 'web UI and HTTP API port, reserved: not built yet',
+    help: "HTTP API port (Mailpit's and MailHog's APIs, ours); 0 picks a free port",
     default: cliDefaults.httpPort,
+  },
+  'ui-auth': {
+    env: 'TMS_UI_AUTH',
+    value: 'USER:PASSWORD',
+    help: 'HTTP basic auth on the API (the health probes stay open)',
+  },
+  'ui-auth-file': {
+    env: 'TMS_UI_AUTH_FILE',
+    value: 'FILE',
+    help: 'HTTP basic auth for the users of FILE, one USER:PASSWORD a line',
+  },
+  cors: { env: 'TMS_CORS', value: 'ORIGIN', help: 'let pages of this origin call the API (https://app.test)' },
+  'smtp-relay': {
+    env: 'TMS_SMTP_RELAY',
+    value: 'URL',
+    help: 'smtp://host:port the HTTP API releases stored messages to (off by default)',
+  },
+  'smtp-relay-allow': {
+    env: 'TMS_SMTP_RELAY_ALLOW',
+    value: 'PATTERN',
+    multiple: true,
+    help: 'a recipient the relay may send to: glob or /regexp/ (repeatable; env: one a line; default any)',
   },
   chaos: { env: 'TMS_CHAOS', value: 'RULE', multiple: true, help: chaosOptionHelp },
   help: { short: 'h', help: 'show this help' },
@@ -142,17 +167,25 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   // Reserved for the servers that come next: validated now so scripts written today keep working.
   setting('imap-port', port);
   setting('pop3-port', port);
-  setting('http-port', port);
 
   const tlsCert = setting('tls-cert', text);
   const tlsKey = setting('tls-key', text);
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const host = setting('host', text);
+  const httpAuth = httpUsers(setting('ui-auth', text), setting('ui-auth-file', text));
   const logLevel = env.LOG_LEVEL ? parseLogLevel(env.LOG_LEVEL) : 'info';
+  const warnings = logLevel
+    ? []
+    : [`Unknown LOG_LEVEL "${env.LOG_LEVEL}" (use DEBUG, INFO, WARNING or ERROR); using INFO`];
+  if (httpAuth.length === 0 && !isLoopback(host ?? defaults.host))
+    warnings.push(
+      `The HTTP API on ${host} is open to the network without a password: give --ui-auth or --ui-auth-file`,
+    );
   return {
     kind: 'run',
     options: {
       mailDir: positionals[0] ?? (env.MAIL_DIR || cliDefaults.mailDir),
-      host: setting('host', text),
+      host,
       smtpPort: setting('smtp-port', port),
       smtpsPort: setting('smtps-port', port),
       maxMessageSize: setting('max-message-size', positiveInteger),
@@ -160,9 +193,14 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       tlsCert,
       tlsKey,
       chaos: chaosRules(values.chaos, env.TMS_CHAOS),
+      httpPort: setting('http-port', port),
+      httpAuth,
+      corsOrigin: setting('cors', origin),
+      smtpRelay: setting('smtp-relay', relayUrl),
+      smtpRelayAllow: relayAllow(values['smtp-relay-allow'], env.TMS_SMTP_RELAY_ALLOW),
     },
     logLevel: logLevel ?? 'info',
-    warnings: logLevel ? [] : [`Unknown LOG_LEVEL "${env.LOG_LEVEL}" (use DEBUG, INFO, WARNING or ERROR); using INFO`],
+    warnings,
   };
 }
 
@@ -219,6 +257,66 @@ function flag(text: string, source: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
   if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
   throw new UsageError(`${source} must be true or false, not "${text}"`);
+}
+
+/** `USER:PASSWORD`: the user name up to the first colon, the password the rest (it may hold colons). */
+function httpUser(text: string, source: string): HttpUser {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new UsageError(`${source} must be USER:PASSWORD, not "${text}"`);
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** The users of --ui-auth and of each non-blank line of --ui-auth-file (`#` starts a comment line). */
+function httpUsers(auth: string | undefined, file: string | undefined): HttpUser[] {
+  const users = auth === undefined ? [] : [httpUser(auth, '--ui-auth')];
+  if (file === undefined) return users;
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--ui-auth-file ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+  content.split(/\r?\n/).forEach((line, index) => {
+    if (line.trim() !== '' && !line.startsWith('#'))
+      users.push(httpUser(line, `--ui-auth-file ${file} line ${index + 1}`));
+  });
+  if (users.length === 0) throw new UsageError(`--ui-auth-file ${file} has no USER:PASSWORD line`);
+  return users;
+}
+
+/** An origin as browsers send it: scheme, host and optional port, nothing else. */
+function origin(text: string, source: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.origin !== text.replace(/\/$/, ''))
+    throw new UsageError(`${source} must be an origin such as https://app.test:3000, not "${text}"`);
+  return url.origin;
+}
+
+function relayUrl(text: string, source: string): string {
+  try {
+    parseRelayUrl(text);
+  } catch {
+    throw new UsageError(`${source} must be smtp://host:port, not "${text}"`);
+  }
+  return text;
+}
+
+/** The patterns of each --smtp-relay-allow, else the environment's, one a line; [] for none. */
+function relayAllow(values: ArgumentValues['smtp-relay-allow'], fromEnv: string | undefined): string[] {
+  const given = Array.isArray(values) ? values : (fromEnv ?? '').split('\n');
+  return given.map((pattern) => pattern.trim()).filter((pattern) => pattern !== '');
+}
+
+/** Loopback addresses are reachable from this machine only: no password needed there. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function chaosRules(values: ArgumentValues['chaos'], fromEnv: string | undefined): ChaosRule[] {

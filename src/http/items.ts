@@ -21,8 +21,12 @@ const maxIdLength = 1024;
 type ParsedId = { readonly transaction: string } | { readonly ref: MessageRef };
 
 export function itemId(message: IndexedMessage): string {
-  if (message.transaction !== undefined) return transactionItemId(message.transaction);
-  return `c_${base64url(JSON.stringify([message.mailbox, message.folder, message.number]))}`;
+  return message.transaction === undefined ? copyId(message) : transactionItemId(message.transaction);
+}
+
+/** The ID of one stored copy (`/api/tms/messages/{id}`); for a message without a transaction, also its item's. */
+export function copyId(ref: MessageRef): string {
+  return `c_${base64url(JSON.stringify([ref.mailbox, ref.folder, ref.number]))}`;
 }
 
 /** The ID of the item an SMTP transaction (or the send API) stored. */
@@ -60,25 +64,20 @@ export function findItem(reader: MailReader, id: string): Item | undefined {
     // One name per item: `t_` + an encoded plain id is not another name for it.
     return copies.length === 0 || itemId(copies[0]) !== id ? undefined : { id, copies: copies as Item['copies'] };
   }
-  const { ref } = parsed;
-  // Only names the index already holds are passed on: a decoded name never reaches the store unchecked.
-  if (!reader.mailboxes().includes(ref.mailbox) || reader.folder(ref) === undefined) return undefined;
-  const message = reader.message(ref);
+  const message = knownCopy(reader, parsed.ref);
   return message === undefined || message.transaction !== undefined ? undefined : { id, copies: [message] };
 }
 
-/** Every item, newest first (the index lists copies oldest first, so an item's first copy is its oldest). */
-export function groupItems(messages: readonly IndexedMessage[]): Item[] {
-  const groups = new Map<string, IndexedMessage[]>();
-  for (const message of messages) {
-    const id = itemId(message);
-    const group = groups.get(id);
-    if (group) group.push(message);
-    else groups.set(id, [message]);
-  }
-  const items: Item[] = [];
-  for (const [id, copies] of groups) items.push({ id, copies: copies as unknown as Item['copies'] });
-  return items.reverse();
+/** The stored copy a copy ID names; undefined when unknown, malformed or deleted. */
+export function findCopy(reader: MailReader, id: string): IndexedMessage | undefined {
+  const parsed = parseItemId(id);
+  return parsed !== undefined && 'ref' in parsed ? knownCopy(reader, parsed.ref) : undefined;
+}
+
+function knownCopy(reader: MailReader, ref: MessageRef): IndexedMessage | undefined {
+  // Only names the index already holds are passed on: a decoded name never reaches the store unchecked.
+  if (!reader.mailboxes().includes(ref.mailbox) || reader.folder(ref) === undefined) return undefined;
+  return reader.message(ref);
 }
 
 /** Read once every copy is: an item stays unread while any recipient has not seen it. */
@@ -114,16 +113,42 @@ export function bccOf(summary: MessageSummary, envelopeTo: readonly string[]): H
 
 /** The item as a search sees it; `summary` is its first copy's. */
 export function searchableOf(item: Item, summary: MessageSummary): Searchable {
-  const [first] = item.copies;
-  return {
-    summary,
-    bcc: bccOf(summary, first.envelope.to),
-    receivedAt: first.receivedAt,
-    size: first.size,
-    read: isRead(item),
-    tags: tagsOf(item),
-    mailboxes: mailboxesOf(item),
-  };
+  return new ItemSearchable(item, summary);
+}
+
+/**
+ * What a term needs is worked out when it asks: a search over 100,000 items for a word needs the
+ * summary alone. A class, so that each item costs one small object and no closures.
+ */
+class ItemSearchable implements Searchable {
+  constructor(
+    private readonly item: Item,
+    readonly summary: MessageSummary,
+  ) {}
+
+  get bcc(): HeaderAddress[] {
+    return bccOf(this.summary, this.item.copies[0].envelope.to);
+  }
+
+  get receivedAt(): Date {
+    return this.item.copies[0].receivedAt;
+  }
+
+  get size(): number {
+    return this.item.copies[0].size;
+  }
+
+  get read(): boolean {
+    return isRead(this.item);
+  }
+
+  get tags(): string[] {
+    return tagsOf(this.item);
+  }
+
+  get mailboxes(): string[] {
+    return mailboxesOf(this.item);
+  }
 }
 
 function base64url(text: string): string {

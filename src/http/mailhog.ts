@@ -5,6 +5,7 @@
  * boundary string), because the `mailhog` client reads these fields directly.
  */
 import type { MessageEnvelope } from '../mailbox/reader.js';
+import { parseTrace, traceHeadBytes } from '../mailbox/trace.js';
 
 export interface MailhogPath {
   readonly Relays: string[] | null;
@@ -45,6 +46,12 @@ export interface MailhogSource {
   readonly raw: Buffer;
 }
 
+/** The name the client gave in HELO/EHLO, from our Received line ('' for a message that did not come by our SMTP). */
+function heloOf(raw: Buffer): string {
+  const name = parseTrace(raw.subarray(0, traceHeadBytes)).heloName;
+  return name === undefined || name === 'unknown' ? '' : name;
+}
+
 export function mailhogMessage(source: MailhogSource): MailhogMessage {
   const data = source.raw.toString('utf8');
   const content = contentFromString(data);
@@ -56,8 +63,7 @@ export function mailhogMessage(source: MailhogSource): MailhogMessage {
     Content: { ...content, MIME: null },
     Created: source.receivedAt.toISOString(),
     MIME: content.MIME,
-    // The HELO name is not part of what the store keeps for a copy.
-    Raw: { From: source.envelope.from, To: [...source.envelope.to], Data: data, Helo: '' },
+    Raw: { From: source.envelope.from, To: [...source.envelope.to], Data: data, Helo: heloOf(source.raw) },
   };
 }
 

@@ -156,6 +156,12 @@ export const sendBody = {
 } as const;
 export const sendResponse = object({ ID: string });
 
+export const releaseBody = {
+  type: 'object',
+  properties: { To: { ...strings, minItems: 1, description: 'The recipients to send it to' } },
+  required: ['To'],
+} as const;
+
 const chaosTrigger = object({ ErrorCode: integer, Probability: { type: 'integer', minimum: 0, maximum: 100 } });
 export const chaosTriggers = object({ Sender: chaosTrigger, Recipient: chaosTrigger, Authentication: chaosTrigger });
 export const chaosTriggersBody = {
@@ -213,6 +219,102 @@ export const mailboxesSchema = {
   }),
 } as const;
 
+// ---- ours: the test toolkit (`/api/tms`) ----
+
+const nullable = (type: string) => ({ type: [type, 'null'] }) as const;
+const headerAddress = object({ name: string, address: string });
+const copyMeta = {
+  id: { type: 'string', description: 'Names this stored copy in /api/tms/messages/{id}' },
+  item: { type: 'string', description: 'The Mailpit/MailHog message ID: every copy of one SMTP transaction' },
+  mailbox: { type: 'string', description: '`local@domain`: the mailbox this copy is stored in' },
+  folder: { type: 'string', description: '`INBOX` for delivered mail' },
+  number: { type: 'integer', description: 'The MH message number (file name) in its folder' },
+  envelope: object({ from: string, to: strings }, 'The SMTP envelope: MAIL FROM and every RCPT TO'),
+  receivedAt: { type: 'string', format: 'date-time' },
+  size: { type: 'integer', description: 'Bytes as stored' },
+} as const;
+
+export const copyMetaSchema = object(copyMeta, 'One stored copy (one per recipient mailbox)');
+export const copyListSchema = object({
+  messages: { type: 'array', items: copyMetaSchema, description: 'Oldest first' },
+});
+
+export const parsedMessageSchema = object(
+  {
+    ...copyMeta,
+    flags: object({
+      seen: boolean,
+      answered: boolean,
+      flagged: boolean,
+      deleted: boolean,
+      draft: boolean,
+      keywords: strings,
+    }),
+    raw: { type: 'string', contentEncoding: 'base64', description: 'The stored file, byte for byte' },
+    headers: { type: 'object', additionalProperties: strings, description: 'By lowercase name, every value' },
+    subject: string,
+    from: { ...headerAddress, type: ['object', 'null'] },
+    to: { type: 'array', items: headerAddress },
+    cc: { type: 'array', items: headerAddress },
+    replyTo: { type: 'array', items: headerAddress },
+    messageId: nullable('string'),
+    date: { type: ['string', 'null'], format: 'date-time' },
+    text: nullable('string'),
+    html: nullable('string'),
+    attachments: {
+      type: 'array',
+      items: object({
+        filename: nullable('string'),
+        contentType: string,
+        disposition: nullable('string'),
+        contentId: nullable('string'),
+        related: boolean,
+        size: integer,
+        content: { type: 'string', contentEncoding: 'base64' },
+      }),
+    },
+    links: { ...strings, description: 'Every href of the HTML, then the http(s) URLs of the text, each once' },
+  },
+  'A stored copy parsed, as the test toolkit gives it',
+);
+
+const chaosRuleJson = {
+  type: 'object',
+  properties: {
+    on: { type: 'string', enum: ['connect', 'helo', 'mail', 'rcpt', 'data'] },
+    from: { type: 'string', description: 'A glob, or /regexp/flags' },
+    to: { type: 'string', description: 'A glob, or /regexp/flags' },
+    reply: object({ code: integer, text: string }),
+    delayMs: integer,
+    disconnect: boolean,
+    times: integer,
+    probability: { type: 'number' },
+  },
+  required: ['on'],
+  additionalProperties: false,
+} as const;
+
+export const chaosRuleBody = object(
+  {
+    rule: {
+      oneOf: [{ type: 'string', description: 'The text form, as --chaos takes it' }, chaosRuleJson],
+    },
+  },
+  'A fault-injection rule: an object, or its text form',
+);
+export const chaosEntrySchema = object({
+  id: integer,
+  rule: chaosRuleJson,
+  text: { type: 'string', description: 'The rule in its text form' },
+  fired: integer,
+  remaining: { type: ['integer', 'null'], description: 'Times left for a rule with times; null without' },
+});
+export const chaosListSchema = object({ rules: { type: 'array', items: chaosEntrySchema } });
+export const chaosAddedSchema = object({ id: integer });
+export const chaosRemovedSchema = object({ removed: boolean });
+export const chaosIdParams = object({ id: { type: 'integer', minimum: 1 } });
+export const emptySchema = object({});
+
 // ---- MailHog ----
 
 const mailhogPath = object({
@@ -242,6 +344,21 @@ export const mailhogMessagesSchema = object({
   items: { type: 'array', items: mailhogMessageSchema },
 });
 
+export const mailhogReleaseBody = {
+  type: 'object',
+  properties: {
+    Email: { type: 'string', description: 'The recipient' },
+    Host: { type: 'string', description: 'Read, not used: the configured relay is' },
+    Port: { type: 'string', description: 'Read, not used' },
+    Name: string,
+    Save: boolean,
+    Username: string,
+    Password: string,
+    Mechanism: string,
+  },
+  required: ['Email'],
+} as const;
+
 export const mailhogListQuery = {
   type: 'object',
   properties: { start, limit: { type: 'integer', minimum: 1, maximum: 250, default: 50 } },
@@ -258,7 +375,15 @@ export const mailhogSearchQuery = {
 } as const;
 
 /** The error replies every route can give, for the OpenAPI document. */
-export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema } as const;
+export const errorResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  500: errorSchema,
+} as const;
+/** Releasing may also find the relay failing. */
+export const releaseResponses = { ...errorResponses, 502: errorSchema } as const;
 
 /**
  * Go's encoding/json matches object keys case-insensitively, and Mailpit's and MailHog's clients

@@ -1,11 +1,24 @@
 /**
  * Mailpit's `POST /api/v1/send` (server/apiv1/send.go): a JSON description of a message, built
  * into MIME by nodemailer's composer and stored for its envelope (From; To, Cc and Bcc) as one
- * transaction. Refusals are Mailpit's: a bad address, a header the builder owns, bad base64.
+ * transaction, through the same store calls an SMTP session makes, with a trace whose protocol
+ * is `HTTP`. Refusals are Mailpit's: a bad address, a header the builder owns, bad base64.
  */
+import { randomBytes } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import type { MailboxName } from '../mailbox/address.js';
 import type { MessageEnvelope } from '../mailbox/reader.js';
+import type { MailStore } from '../mailbox/store.js';
 import { HttpError } from './errors.js';
+
+/** What storing a sent message needs of the store: the three calls an SMTP session makes. */
+export type SendDelivery = Pick<MailStore, 'check' | 'receive' | 'deliver'>;
+
+/** Who handed the message over, for its Received line. */
+export interface SendClient {
+  readonly clientAddress: string;
+  readonly serverName: string;
+}
 
 interface SendAddress {
   readonly Email: string;
@@ -94,4 +107,40 @@ function decodeBase64(content: string, filename: string): Buffer {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 === 1)
     throw new HttpError('TMS_BAD_REQUEST', `error decoding base64 attachment "${filename}"`);
   return Buffer.from(data, 'base64');
+}
+
+/** A random prefix per process, as SMTP's queue ids have, so servers sharing a MAIL_DIR never hand out the same id. */
+const idPrefix = randomBytes(3).toString('hex').toUpperCase();
+let idCounter = 0;
+
+/** `HTTP` + prefix + time + counter: a plain item ID (letters and digits) that says where it came from. */
+function transactionId(at: Date): string {
+  return `HTTP${idPrefix}${at.getTime().toString(36).toUpperCase()}${(++idCounter).toString(36).toUpperCase()}`;
+}
+
+/**
+ * Stores a built message for its envelope, one copy per recipient, as one transaction; resolves
+ * with the transaction id once every copy is on disk. A recipient the store refuses is a 400.
+ */
+export async function storeSent(
+  delivery: SendDelivery,
+  built: { envelope: MessageEnvelope; message: Buffer },
+  client: SendClient,
+): Promise<string> {
+  const recipients: MailboxName[] = [];
+  for (const address of built.envelope.to) {
+    const check = delivery.check(address);
+    if (!check.ok) throw new HttpError('TMS_BAD_REQUEST', `invalid recipient ${address}: ${check.reason}`);
+    if (!recipients.some((known) => known.address === check.mailbox.address)) recipients.push(check.mailbox);
+  }
+  const incoming = delivery.receive();
+  incoming.write(built.message);
+  const receivedAt = new Date();
+  const id = transactionId(receivedAt);
+  await delivery.deliver(
+    incoming,
+    { from: built.envelope.from, to: recipients },
+    { heloName: '', protocol: 'HTTP', id, receivedAt, ...client },
+  );
+  return id;
 }

@@ -12,28 +12,39 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chaos } from '../chaos/chaos.js';
 import type { Logger } from '../log.js';
-import type { MailReader, MessageEnvelope } from '../mailbox/reader.js';
+import { PortInUseError } from '../listen.js';
+import type { MailReader } from '../mailbox/reader.js';
 import { errorReply, HttpError } from './errors.js';
 import { EventHub, registerEvents } from './events.js';
+import { ItemIndex } from './item-index.js';
 import { registerMailhogRoutes } from './routes/mailhog.js';
 import { registerMailpitRoutes } from './routes/mailpit.js';
 import { registerOwnRoutes } from './routes/ours.js';
+import { registerToolkitRoutes } from './routes/toolkit.js';
 import { canonicalKeys } from './schemas.js';
+import type { Relay } from './release.js';
+import type { SendDelivery } from './send.js';
 import { MailView } from './view.js';
+
+export interface HttpUser {
+  readonly username: string;
+  readonly password: string;
+}
 
 export interface HttpServerOptions {
   readonly reader: MailReader;
-  /**
-   * Stores a message for its envelope as one transaction (as an SMTP delivery would) and
-   * resolves with the transaction id; `POST /api/v1/send` answers 400 without it.
-   */
-  readonly deliver?: (envelope: MessageEnvelope, message: Buffer) => Promise<string>;
+  /** Where `POST /api/v1/send` stores a message (the store); it answers 400 without one. */
+  readonly delivery?: SendDelivery;
+  /** Our host name, for the Received line of a sent message; default `localhost`. */
+  readonly serverName?: string;
+  /** Where released messages go (Mailpit's and MailHog's release); without it releasing is refused. */
+  readonly relay?: Relay;
   /** Fault injection for `/api/v1/chaos`; without it Mailpit's "Chaos is not enabled". */
   readonly chaos?: Chaos;
   /** Largest `POST /api/v1/send` body; default the SMTP default, 50 MiB. */
   readonly maxMessageSize?: number;
-  /** HTTP basic auth on every route but the health probes. */
-  readonly auth?: { readonly username: string; readonly password: string };
+  /** HTTP basic auth on every route but the health probes: any of these users may pass. */
+  readonly auth?: readonly HttpUser[];
   /** One origin (`https://app.test`) allowed to call the API from a browser; default none. */
   readonly corsOrigin?: string;
   readonly log?: Logger;
@@ -67,13 +78,18 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       void (reply as FastifyReply).code(status).send(body);
     },
   });
+  const items = new ItemIndex(options.reader);
+  const view = new MailView(options.reader, items);
   const context: HttpContext = {
     options,
-    view: new MailView(options.reader),
-    events: new EventHub(options.reader, options.log, options.version),
+    view,
+    events: new EventHub(items, view, options.log, options.version),
     startedAt: new Date(),
   };
-  app.addHook('onClose', () => context.events.close());
+  app.addHook('onClose', () => {
+    context.events.close();
+    items.close();
+  });
 
   app.removeAllContentTypeParsers();
   // Any body is read as JSON, empty as none (Go's clients send DELETE bodies, and none at all).
@@ -98,24 +114,47 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       info: {
         title: 'test-mail-server HTTP API',
         version: options.version ?? '0',
-        description:
-          "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes (mailboxes, the test toolkit).",
+        description: [
+          "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes: the mailboxes, and",
+          'under /api/tms the test toolkit (stored copies, parsed with links and raw bytes) and fault-injection rules.',
+          'Two WebSocket streams (not described as paths, OpenAPI has no words for them): /api/events sends',
+          "Mailpit's events ({ Type: new | update | delete | truncate | prune | stats, Data }); /api/tms/events sends",
+          "{ type: 'ready' } once it watches, then { type: 'added', message } for each stored copy (its meta, as in",
+          'GET /api/tms/messages), { type: flags | expunged | folder, mailbox, folder, ... } for changes.',
+          'Errors are { Error, code } with a stable code; see the README for the list.',
+        ].join(' '),
       },
     },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // After the websocket plugin's own hooks, so that a refused upgrade's socket is closed by it.
   app.addHook('onRequest', originCheck(options.corsOrigin));
-  if (options.auth) app.addHook('onRequest', basicAuth(options.auth, options.corsOrigin !== undefined));
+  if (options.auth && options.auth.length > 0)
+    app.addHook('onRequest', basicAuth(options.auth, options.corsOrigin !== undefined));
 
   registerMailpitRoutes(app, context);
   registerMailhogRoutes(app, context);
   registerOwnRoutes(app, context);
+  registerToolkitRoutes(app, context);
   registerEvents(app, context);
   for (const path of ['/api/v1/openapi.json', '/api/v1/swagger.json'])
     app.get(path, { schema: { hide: true } }, () => app.swagger());
   await app.ready();
   return app;
+}
+
+/** Listens and resolves with the bound port; a port in use is a PortInUseError naming `http`. */
+export async function listenHttp(app: FastifyInstance, host: string, port: number, log?: Logger): Promise<number> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError('http', host, port);
+    throw error;
+  }
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  log?.info(`HTTP listening on ${host}:${bound}`);
+  return bound;
 }
 
 function parseJsonBody(
@@ -159,15 +198,18 @@ function hostOf(origin: string): string | undefined {
 
 const probes = new Set(['/livez', '/readyz']);
 
-function basicAuth(credentials: { username: string; password: string }, corsEnabled: boolean) {
-  const expected = Buffer.from(`${credentials.username}:${credentials.password}`);
+function basicAuth(users: readonly HttpUser[], corsEnabled: boolean) {
+  const expected = users.map(({ username, password }) => Buffer.from(`${username}:${password}`));
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (probes.has(request.url.split('?')[0])) return;
     // A browser sends no credentials with a CORS preflight.
     if (corsEnabled && request.method === 'OPTIONS') return;
     const match = /^Basic\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     const given = match ? Buffer.from(match[1], 'base64') : Buffer.alloc(0);
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return;
+    // Every user is compared, so the time taken does not tell which came close.
+    let allowed = false;
+    for (const user of expected) allowed = (given.length === user.length && timingSafeEqual(given, user)) || allowed;
+    if (allowed) return;
     await reply
       .code(401)
       .header('WWW-Authenticate', 'Basic realm="test-mail-server"')

@@ -5,16 +5,8 @@
  */
 import type { Flag, IndexedMessage, MailReader, MessageSummary } from '../mailbox/reader.js';
 import { notFound } from './errors.js';
-import {
-  compareTags,
-  findItem,
-  groupItems,
-  isRead,
-  searchableOf,
-  tagsOf,
-  transactionItemId,
-  type Item,
-} from './items.js';
+import type { ItemCounts, ItemIndex } from './item-index.js';
+import { compareTags, findItem, isRead, searchableOf, transactionItemId, type Item } from './items.js';
 import { compileSearch, type SearchOptions } from './search.js';
 
 export interface ItemWithSummary {
@@ -22,18 +14,35 @@ export interface ItemWithSummary {
   readonly summary: MessageSummary;
 }
 
+/** What the whole store holds: items, unread items, and each tag in use with its number of items. */
+export type Counts = ItemCounts;
+
 export interface Page {
   readonly items: ItemWithSummary[];
+  readonly counts: Counts;
   /** Items matching (all of them when listing). */
   readonly matched: number;
   readonly matchedUnread: number;
 }
 
 export class MailView {
-  constructor(readonly reader: MailReader) {}
+  constructor(
+    readonly reader: MailReader,
+    private readonly index: ItemIndex,
+  ) {}
 
+  /** Every item, newest first. */
   items(): Item[] {
-    return groupItems(this.reader.allMessages());
+    return this.index.page(0, 0);
+  }
+
+  /** Items newest first, from `start`, at most `limit` (0: all). */
+  page(start: number, limit: number): Item[] {
+    return this.index.page(start, limit);
+  }
+
+  get size(): number {
+    return this.index.size;
   }
 
   /** The item's first copy's summary; undefined when it is gone meanwhile. */
@@ -44,22 +53,36 @@ export class MailView {
 
   /** Newest first; `limit` 0 means all. */
   async list(start: number, limit: number): Promise<Page> {
-    const items = this.items();
-    const page = await this.summarizeAll(slice(items, start, limit));
-    return { items: page, matched: items.length, matchedUnread: items.filter((item) => !isRead(item)).length };
+    const page = await this.summarizeAll(this.index.page(start, limit));
+    const counts = this.counts();
+    return { items: page, counts, matched: counts.total, matchedUnread: counts.unread };
   }
 
   /** Every item matching `query`, newest first. */
   async search(query: string, options: SearchOptions = {}): Promise<ItemWithSummary[]> {
     const matches = compileSearch(query, options);
-    const all = await this.summarizeAll(this.items());
-    return all.filter(({ item, summary }) => matches(searchableOf(item, summary)));
+    const judge = ({ item, summary }: ItemWithSummary) => matches(searchableOf(item, summary));
+    // Summaries at hand are judged at once; only the rest (mail this server stored, not yet read) wait for a file.
+    const results: Array<ItemWithSummary | Promise<ItemWithSummary | undefined>> = [];
+    let waiting = false;
+    for (const item of this.index.all()) {
+      const summary = item.copies[0].summary;
+      if (summary === undefined) {
+        results.push(this.summarize(item));
+        waiting = true;
+      } else if (matches(searchableOf(item, summary))) results.push({ item, summary });
+    }
+    if (!waiting) return results as ItemWithSummary[];
+    return (await Promise.all(results.map((entry) => Promise.resolve(entry)))).filter(
+      (entry): entry is ItemWithSummary => entry !== undefined && judge(entry),
+    );
   }
 
   async searchPage(query: string, start: number, limit: number, options: SearchOptions = {}): Promise<Page> {
     const found = await this.search(query, options);
     return {
-      items: slice(found, start, limit),
+      items: found.slice(start, limit === 0 ? undefined : start + limit),
+      counts: this.counts(),
       matched: found.length,
       matchedUnread: found.filter(({ item }) => !isRead(item)).length,
     };
@@ -72,7 +95,7 @@ export class MailView {
       if (item === undefined) throw notFound();
       return item;
     }
-    const latest = query.trim() === '' ? this.items()[0] : (await this.search(query, options))[0]?.item;
+    const latest = query.trim() === '' ? this.index.newest() : (await this.search(query, options))[0]?.item;
     if (latest === undefined) throw notFound();
     return latest;
   }
@@ -87,13 +110,14 @@ export class MailView {
     return ids.map((id) => findItem(this.reader, id)).filter((item): item is Item => item !== undefined);
   }
 
-  counts(): { total: number; unread: number; tags: string[] } {
-    const items = this.items();
-    return { total: items.length, unread: items.filter((item) => !isRead(item)).length, tags: this.tags(items) };
+  /** Items, unread items, and the tags in use with how many items have each (kept as they change). */
+  counts(): Counts {
+    return this.index.counts();
   }
 
-  tags(items: readonly Item[] = this.items()): string[] {
-    return [...new Set(items.flatMap(tagsOf))].sort(compareTags);
+  /** Every tag in use, sorted as Mailpit sorts them. */
+  tags(counts = this.counts()): string[] {
+    return [...counts.tags.keys()].sort(compareTags);
   }
 
   async setRead(items: readonly Item[], read: boolean): Promise<void> {
@@ -141,10 +165,6 @@ export class MailView {
     const summarized = await Promise.all(items.map((item) => this.summarize(item)));
     return summarized.filter((entry): entry is ItemWithSummary => entry !== undefined);
   }
-}
-
-function slice<T>(list: readonly T[], start: number, limit: number): T[] {
-  return list.slice(start, limit === 0 ? undefined : start + limit);
 }
 
 function copiesOf(items: readonly Item[]): IndexedMessage[] {

@@ -49,12 +49,16 @@ export interface TraceInfo {
   readonly id: string | undefined;
   /** Our Received line's date (second precision). */
   readonly receivedAt: Date | undefined;
+  /** The HELO/EHLO name our Received line gives (`unknown` when the client gave none); undefined if it is not ours. */
+  readonly heloName: string | undefined;
 }
 
 /** The header fields `traceHeader` writes, at most this far into a file (they come first). */
 export const traceHeadBytes = 4096;
 
 const ourReceived = /\(test-mail-server\) with \S+ id (\S+)/;
+/** Our Received line begins `from HELO-NAME ([address])`. */
+const receivedFrom = /^from (\S+) /;
 
 /**
  * Reads the trace lines `traceHeader` wrote from the start of a stored file (the first
@@ -80,6 +84,7 @@ export function parseTrace(head: Buffer): TraceInfo {
     recipient: recipient === undefined ? undefined : utf8(recipient),
     id: ours?.[1],
     receivedAt: date && !Number.isNaN(date.getTime()) ? date : undefined,
+    heloName: ours ? utf8(receivedFrom.exec(received!)?.[1] ?? '') : undefined,
   };
 }
 

@@ -19,3 +19,5 @@ export {
 export { messageKey, type MessageSource } from './source.js';
 export { StoreSource } from './store-source.js';
 export { MailTimeoutError, waitForMessages, type ArrivedMessage, type WaitOptions } from './waiter.js';
+export { connect, type ConnectOptions, type MailServerConnection, type RemoteChaos } from './connect.js';
+export { HttpSource, MailServerRequestError } from './http-source.js';

@@ -107,6 +107,32 @@ test('the SMTPS port in use: the line names --smtps-port, the option that moves 
     );
   }));
 
+test('the HTTP port in use: the line names --http-port', () =>
+  withPortTaken(async (port) => {
+    const cli = CliProcess.start([await tempDir(), '--smtp-port', '0', '--http-port', String(port)], {
+      LOG_LEVEL: 'error',
+    });
+    assert.equal(await cli.exited, 1);
+    assert.equal(
+      cli.stderr,
+      `test-mail-server: 127.0.0.1:${port} is already in use (choose another port with --http-port)\n`,
+    );
+  }));
+
+test('the CLI serves the HTTP API on --http-port, with --ui-auth, and logs where', async () => {
+  const { cli } = await CliProcess.listening(await tempDir(), ['--ui-auth', 'ann:s3cret']);
+  try {
+    const [, port] = await cli.waitForLog(/INFO HTTP listening on 127\.0\.0\.1:(\d+)\n/);
+    const url = `http://127.0.0.1:${port}/api/v1/messages`;
+    assert.equal((await fetch(url)).status, 401);
+    const authorization = `Basic ${Buffer.from('ann:s3cret').toString('base64')}`;
+    assert.equal(((await (await fetch(url, { headers: { authorization } })).json()) as { total: number }).total, 0);
+  } finally {
+    cli.child.kill('SIGTERM');
+    await cli.exited;
+  }
+});
+
 test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MAIL_DIR is created 0750', async () => {
   const parent = await tempDir();
   const mailDir = path.join(parent, 'nested', 'mail');
@@ -116,7 +142,7 @@ test('INFO logs start, each delivery with its file, and stop; SIGINT exits 0; MA
     '--pop3-port',
     '8110',
     '--http-port',
-    '8080',
+    '0',
   ]);
   assert.match(cli.stderr, new RegExp(`INFO Created mail directory ${mailDir}\\n`));
   assert.equal((await stat(mailDir)).mode & 0o777, 0o750);

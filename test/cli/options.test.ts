@@ -1,8 +1,11 @@
 /** The command-line parser on its own, in memory: arguments and environment in, library options or one usage line out. */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { helpText, optionSpecs, parseCommandLine, UsageError, type OptionName } from '../../src/cli/options.js';
 import { cliDefaults, defaults } from '../../src/defaults.js';
+import { tempDir } from '../helpers.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const parsed = parseCommandLine(argv, env);
@@ -32,6 +35,11 @@ test('with nothing given: ./mail and the defaults from defaults.ts, SMTP on 8025
     tlsCert: undefined,
     tlsKey: undefined,
     chaos: [],
+    httpPort: cliDefaults.httpPort,
+    httpAuth: [],
+    corsOrigin: undefined,
+    smtpRelay: undefined,
+    smtpRelayAllow: [],
   });
   assert.equal(logLevel, 'info');
   assert.deepEqual(warnings, []);
@@ -55,8 +63,20 @@ test('every option becomes its library option; the command line wins over the en
       'k.pem',
       '--chaos',
       'rcpt times=1 reply=450 4.2.0 later',
+      '--http-port',
+      '0',
+      '--ui-auth',
+      'ann:pass:word',
+      '--cors',
+      'https://app.test:3000',
+      '--smtp-relay',
+      'smtp://127.0.0.1:2525',
+      '--smtp-relay-allow',
+      '*@example.test',
+      '--smtp-relay-allow',
+      '/^ops@/',
     ],
-    { MAIL_DIR: 'elsewhere', TMS_SMTP_PORT: '1', TMS_HOST: '0.0.0.0' },
+    { MAIL_DIR: 'elsewhere', TMS_SMTP_PORT: '1', TMS_HOST: '0.0.0.0', TMS_HTTP_PORT: '1' },
   );
   assert.deepEqual(
     { ...options, chaos: options.chaos?.length },
@@ -70,8 +90,68 @@ test('every option becomes its library option; the command line wins over the en
       tlsCert: 'c.pem',
       tlsKey: 'k.pem',
       chaos: 1,
+      httpPort: 0,
+      httpAuth: [{ username: 'ann', password: 'pass:word' }],
+      corsOrigin: 'https://app.test:3000',
+      smtpRelay: 'smtp://127.0.0.1:2525',
+      smtpRelayAllow: ['*@example.test', '/^ops@/'],
     },
   );
+});
+
+test('--smtp-relay takes smtp://host:port; the allow-list comes one pattern a line from the environment', () => {
+  assert.equal(
+    usageError(['--smtp-relay', 'mail.test:25']),
+    '--smtp-relay must be smtp://host:port, not "mail.test:25"',
+  );
+  assert.deepEqual(run([], { TMS_SMTP_RELAY_ALLOW: '*@a.test\n\n/^b@/i\n' }).options.smtpRelayAllow, [
+    '*@a.test',
+    '/^b@/i',
+  ]);
+});
+
+test('--ui-auth-file gives a user per USER:PASSWORD line, beside --ui-auth; blank and # lines are skipped', async () => {
+  const file = path.join(await tempDir(), 'users');
+  await writeFile(file, '# testers\nann:s3cret\n\nbob:x:y\r\n');
+  assert.deepEqual(run(['--ui-auth', 'carl:c', '--ui-auth-file', file]).options.httpAuth, [
+    { username: 'carl', password: 'c' },
+    { username: 'ann', password: 's3cret' },
+    { username: 'bob', password: 'x:y' },
+  ]);
+  await writeFile(file, 'ann:s3cret\nno colon here\n');
+  assert.equal(
+    usageError(['--ui-auth-file', file]),
+    `--ui-auth-file ${file} line 2 must be USER:PASSWORD, not "no colon here"`,
+  );
+  await writeFile(file, '# nobody\n');
+  assert.equal(usageError(['--ui-auth-file', file]), `--ui-auth-file ${file} has no USER:PASSWORD line`);
+  assert.equal(
+    usageError(['--ui-auth-file', `${file}-missing`]),
+    `--ui-auth-file ${file}-missing cannot be read: ENOENT`,
+  );
+});
+
+test('--ui-auth needs USER:PASSWORD and --cors an origin', () => {
+  assert.equal(usageError(['--ui-auth', 'ann']), '--ui-auth must be USER:PASSWORD, not "ann"');
+  assert.equal(usageError(['--ui-auth', ':pw']), '--ui-auth must be USER:PASSWORD, not ":pw"');
+  assert.equal(
+    usageError(['--cors', 'app.test']),
+    '--cors must be an origin such as https://app.test:3000, not "app.test"',
+  );
+  assert.equal(
+    usageError(['--cors', 'https://app.test/path']),
+    '--cors must be an origin such as https://app.test:3000, not "https://app.test/path"',
+  );
+  assert.equal(run(['--cors', 'https://app.test/']).options.corsOrigin, 'https://app.test');
+});
+
+test('a host other than loopback without --ui-auth is a warning that the API is open to the network', () => {
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost'])
+    assert.deepEqual(run(['--host', host]).warnings, []);
+  assert.deepEqual(run(['--host', '0.0.0.0']).warnings, [
+    'The HTTP API on 0.0.0.0 is open to the network without a password: give --ui-auth or --ui-auth-file',
+  ]);
+  assert.deepEqual(run(['--host', '0.0.0.0', '--ui-auth', 'a:b']).warnings, []);
 });
 
 test('the environment sets what the command line leaves out; an empty variable counts as unset', () => {

@@ -1,79 +1,157 @@
 /**
- * The real clients against a listening app on the in-memory reader: `mailpit-api` and `mailhog`
- * as their users call them. (End-to-end with SMTP and the store follows once the store's reader lands.)
+ * The real clients as their users call them, against a real server: `mailpit-api` for every
+ * Mailpit endpoint it has, and the `mailhog` client for MailHog's. Mail comes in by SMTP
+ * (nodemailer), and results are checked against the files in MAIL_DIR.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import mailhog from 'mailhog';
 import { MailpitClient } from 'mailpit-api';
-import { createHttpServer } from '../../src/http/server.js';
-import { MemoryReader } from './memory-reader.js';
+import { folderOf, readWithPython, send, startHttp } from './support.js';
 
-async function listen(t: TestContext) {
-  const reader = new MemoryReader();
-  const app = await createHttpServer({ reader });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.after(() => app.close());
-  const { port } = app.server.address() as { port: number };
-  await reader.deliver(
-    'shop@example.test',
-    ['ann@example.test', 'bob@example.test'],
-    [
-      'From: Shop <shop@example.test>',
-      'To: Ann <ann@example.test>, bob@example.test',
-      'Subject: Your order',
-      'Message-ID: <o1@shop>',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      'Thanks for your order',
-      '',
-    ].join('\r\n'),
-  );
-  return { reader, port };
+/**
+ * An order to two recipients; with an attachment unless `plain` (the `mailhog` client, as MailHog's
+ * UI, takes a message's text from its top-level parts only, where nodemailer puts the attachment).
+ */
+async function withOrder(t: TestContext, plain = false) {
+  const server = await startHttp(t);
+  const id = await send(server, {
+    from: 'Shop <shop@example.test>',
+    to: 'Ann <ann@example.test>, bob@example.test',
+    subject: 'Your order',
+    messageId: '<o1@shop>',
+    text: 'Thanks for your order',
+    ...(plain
+      ? {}
+      : {
+          html: '<p>Thanks for your <b>order</b></p>',
+          attachments: [{ filename: 'invoice.txt', content: 'total: 42' }],
+        }),
+  });
+  const mailpit = new MailpitClient(server.httpUrl!);
+  return { server, id, mailpit };
 }
 
-test('mailpit-api lists, searches, reads, marks and deletes', async (t) => {
-  const { reader, port } = await listen(t);
-  const mailpit = new MailpitClient(`http://127.0.0.1:${port}`);
+const annFile = (server: Parameters<typeof folderOf>[0]) => path.join(folderOf(server, 'ann@example.test'), '1');
+
+test('mailpit-api lists, searches and waits (its polling waits ride on search)', async (t) => {
+  const { mailpit, id } = await withOrder(t);
   const list = await mailpit.listMessages();
-  assert.deepEqual([list.total, list.count, list.messages[0].Subject], [1, 1, 'Your order']);
+  assert.deepEqual([list.total, list.count, list.messages[0].ID, list.messages[0].Subject], [1, 1, id, 'Your order']);
   const found = await mailpit.searchMessages({ query: 'to:ann subject:order' });
   assert.equal(found.messages_count, 1);
+  assert.equal((await mailpit.waitForMessage({ query: 'subject:order' })).ID, id);
+  assert.equal((await mailpit.waitForMessages({ query: 'order', count: 1 })).messages_count, 1);
+});
+
+test('mailpit-api reads a message: summary, headers, source, the attachment, HTML and text views', async (t) => {
+  const { server, mailpit, id } = await withOrder(t);
   const message = await mailpit.getMessageSummary();
   assert.deepEqual(
-    [message.Subject, message.MessageID, message.Text],
-    ['Your order', 'o1@shop', 'Thanks for your order'],
+    [message.ID, message.Subject, message.MessageID, message.Text],
+    [id, 'Your order', 'o1@shop', 'Thanks for your order'],
   );
-  assert.deepEqual((await mailpit.getMessageHeaders(message.ID))['Message-Id'], ['<o1@shop>']);
-  assert.equal(await mailpit.getMessageSource(message.ID), (await reader.read(reader.allMessages()[0]))!.toString());
-  assert.equal(await mailpit.renderMessageText(message.ID), 'Thanks for your order');
-  assert.equal(await mailpit.setReadStatus({ IDs: [message.ID], Read: false }), 'ok');
-  assert.equal((await mailpit.listMessages()).unread, 1);
-  assert.equal(await mailpit.setTags({ IDs: [message.ID], Tags: ['Orders'] }), 'ok');
+  assert.deepEqual((await mailpit.getMessageHeaders(id))['Message-Id'], ['<o1@shop>']);
+  assert.equal(await mailpit.getMessageSource(id), readFileSync(annFile(server), 'utf8'));
+  const [attachment] = message.Attachments;
+  const blob = await mailpit.getMessageAttachment(id, attachment.PartID);
+  assert.deepEqual([blob.type, await blob.text()], ['text/plain', 'total: 42']);
+  assert.match(await mailpit.renderMessageHTML(id), /<b>order<\/b>/);
+  assert.equal(await mailpit.renderMessageText(id), 'Thanks for your order');
+});
+
+test('mailpit-api marks read and unread, and .mh_sequences follows', async (t) => {
+  const { server, mailpit, id } = await withOrder(t);
+  assert.equal(await mailpit.setReadStatus({ IDs: [id], Read: true }), 'ok');
+  assert.deepEqual((await readWithPython(server, 'bob@example.test')).sequences, {});
+  assert.equal((await mailpit.listMessages()).unread, 0);
+  assert.equal(await mailpit.setReadStatus({ IDs: [id], Read: false }), 'ok');
+  assert.deepEqual((await readWithPython(server, 'bob@example.test')).sequences, { unseen: [1] });
+});
+
+test('mailpit-api sets, lists, renames and deletes tags, each an MH sequence in every copy', async (t) => {
+  const { server, mailpit, id } = await withOrder(t);
+  assert.equal(await mailpit.setTags({ IDs: [id], Tags: ['Orders'] }), 'ok');
   assert.deepEqual(await mailpit.getTags(), ['Orders']);
-  assert.equal(await mailpit.deleteMessages({ IDs: [message.ID] }), 'ok');
-  assert.deepEqual(reader.allMessages(), []);
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).sequences, { unseen: [1], Orders: [1] });
+  assert.equal(await mailpit.renameTag('Orders', 'Paid'), 'ok');
+  assert.deepEqual((await readWithPython(server, 'bob@example.test')).sequences, { unseen: [1], Paid: [1] });
+  assert.equal(await mailpit.deleteTag('Paid'), 'ok');
+  assert.deepEqual(await mailpit.getTags(), []);
 });
 
-test('mailpit-api deleteMessages() without IDs deletes everything', async (t) => {
-  const { reader, port } = await listen(t);
-  assert.equal(await new MailpitClient(`http://127.0.0.1:${port}`).deleteMessages(), 'ok');
-  assert.deepEqual(reader.allMessages(), []);
+test('mailpit-api sends a message, which lands in each mailbox', async (t) => {
+  const { server, mailpit } = await withOrder(t);
+  const { ID } = await mailpit.sendMessage({
+    From: { Email: 'app@example.test' },
+    To: [{ Email: 'carl@example.test', Name: 'Carl' }],
+    Subject: 'Sent by API',
+    Text: 'hello',
+  });
+  assert.equal((await mailpit.getMessageSummary(ID)).Subject, 'Sent by API');
+  assert.match(
+    readFileSync(path.join(folderOf(server, 'carl@example.test'), '1'), 'utf8'),
+    /^Subject: Sent by API\r$/m,
+  );
 });
 
-test('the mailhog client lists, searches, decodes and deletes, deleteAll included', async (t) => {
-  const { reader, port } = await listen(t);
-  const api = mailhog({ host: '127.0.0.1', port });
+test('mailpit-api deletes by ID, by search, and all; the files go with them', async (t) => {
+  const { server, mailpit, id } = await withOrder(t);
+  const other = await send(server, { to: 'carl@example.test', subject: 'Other' });
+  const third = await send(server, { to: 'dave@example.test', subject: 'Third' });
+  assert.equal(await mailpit.deleteMessages({ IDs: [id] }), 'ok');
+  assert.equal(existsSync(annFile(server)), false);
+  assert.equal(await mailpit.deleteMessagesBySearch({ query: 'subject:other' }), 'ok');
+  assert.deepEqual(
+    (await mailpit.listMessages()).messages.map((m) => m.ID),
+    [third],
+  );
+  assert.notEqual(other, third);
+  assert.equal(await mailpit.deleteMessages(), 'ok');
+  assert.deepEqual(server.store.allMessages(), []);
+  assert.deepEqual((await readWithPython(server, 'dave@example.test')).keys, []);
+});
+
+test('mailpit-api reads the server info, the web UI settings and the chaos triggers', async (t) => {
+  const { mailpit } = await withOrder(t);
+  const info = await mailpit.getInfo();
+  assert.deepEqual([info.Messages, info.Unread], [1, 1]);
+  assert.equal((await mailpit.getConfiguration()).ChaosEnabled, true);
+  await mailpit.setChaosTriggers({ Sender: { ErrorCode: 451, Probability: 100 } });
+  assert.equal((await mailpit.getChaosTriggers()).Sender.Probability, 100);
+});
+
+test('the mailhog client lists, searches and decodes, with envelope paths', async (t) => {
+  const { server, id } = await withOrder(t, true);
+  const api = mailhog({ host: '127.0.0.1', port: server.httpPort });
   const result = await api.messages();
   assert.equal(result?.count, 1);
   const [item] = result.items;
   assert.deepEqual(
-    [item.subject, item.text?.trim(), item.to],
-    ['Your order', 'Thanks for your order', 'Ann <ann@example.test>, bob@example.test'],
+    [item.ID, item.subject, item.text?.trim(), item.to],
+    [id, 'Your order', 'Thanks for your order', 'Ann <ann@example.test>, bob@example.test'],
   );
-  assert.equal((await api.latestTo('bob@example.test'))?.ID, item.ID);
+  const raw = item as unknown as { To: Array<{ Mailbox: string; Domain: string }> };
+  assert.deepEqual(
+    raw.To.map((to) => `${to.Mailbox}@${to.Domain}`),
+    ['ann@example.test', 'bob@example.test'],
+  );
+  assert.equal((await api.search('bob@example.test', 'to'))?.count, 1);
+  assert.equal((await api.latestTo('bob@example.test'))?.ID, id);
   assert.equal((await api.latestFrom('nobody@example.test')) || undefined, undefined);
-  assert.equal((await api.latestContaining('thanks'))?.ID, item.ID);
+  assert.equal((await api.latestContaining('thanks'))?.ID, id);
+});
+
+test('the mailhog client deletes one message, then all, and the files go', async (t) => {
+  const { server, id } = await withOrder(t);
+  await send(server, { to: 'carl@example.test', subject: 'Other' });
+  const api = mailhog({ host: '127.0.0.1', port: server.httpPort });
+  await api.deleteMessage(id);
+  assert.equal(existsSync(annFile(server)), false);
+  assert.equal((await api.messages())?.count, 1);
   await api.deleteAll();
-  assert.deepEqual(reader.allMessages(), []);
+  assert.deepEqual(server.store.allMessages(), []);
+  assert.deepEqual((await readWithPython(server, 'carl@example.test')).keys, []);
 });

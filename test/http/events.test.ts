@@ -1,10 +1,10 @@
-/** Mailpit's event WebSocket, over a real socket with the `ws` client, on the in-memory reader. */
+/** Mailpit's event WebSocket on a real server, with the `ws` client; the changes come by SMTP and the store. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
-import { createHttpServer } from '../../src/http/server.js';
-import { MemoryReader } from './memory-reader.js';
+import { packageVersion } from '../../src/version.js';
+import { send, startHttp } from './support.js';
 
 interface Frame {
   Type: string;
@@ -12,12 +12,8 @@ interface Frame {
 }
 
 async function listen(t: TestContext) {
-  const reader = new MemoryReader();
-  const app = await createHttpServer({ reader, version: 'test' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.after(() => app.close());
-  const { port } = app.server.address() as { port: number };
-  return { reader, port };
+  const server = await startHttp(t);
+  return { server, port: server.httpPort! };
 }
 
 /** A client whose frames can be awaited one by one, by type. */
@@ -44,37 +40,34 @@ async function connect(t: TestContext, port: number, headers: Record<string, str
 test('a client gets stats on connecting', async (t) => {
   const { port } = await listen(t);
   const { next } = await connect(t, port);
-  assert.deepEqual((await next('stats')).Data, { Total: 0, Unread: 0, Version: 'test' });
+  assert.deepEqual((await next('stats')).Data, { Total: 0, Unread: 0, Version: packageVersion() });
 });
 
 test('a message to three recipients is one new event, with its summary', async (t) => {
-  const { reader, port } = await listen(t);
+  const { server, port } = await listen(t);
   const { next, frames } = await connect(t, port);
   await next('stats');
-  const copies = await reader.deliver(
-    'app@example.test',
-    ['a@x.test', 'b@x.test', 'c@x.test'],
-    'Subject: Hi\r\n\r\nyo\r\n',
-  );
-  await reader.deliver('app@example.test', ['d@x.test'], 'Subject: Second\r\n\r\nyo\r\n');
+  const id = await send(server, { to: 'a@x.test, b@x.test, c@x.test', subject: 'Hi', text: 'yo' });
+  await send(server, { to: 'd@x.test', subject: 'Second', text: 'yo' });
   const first = await next('new');
-  assert.equal(first.Data?.ID, copies[0].transaction);
+  assert.equal(first.Data?.ID, id);
   assert.equal(first.Data?.Subject, 'Hi');
   assert.equal((await next('new')).Data?.Subject, 'Second', 'the next new event is the next message, not another copy');
   assert.equal(frames.filter((frame) => frame.Type === 'new').length, 0);
 });
 
 test('flags changes are update events; deleting the last copy is delete, the last item truncate', async (t) => {
-  const { reader, port } = await listen(t);
-  const [a] = await reader.deliver('app@example.test', ['a@x.test', 'b@x.test'], 'Subject: A\r\n\r\n');
-  const [c] = await reader.deliver('app@example.test', ['c@x.test'], 'Subject: C\r\n\r\n');
+  const { server, port } = await listen(t);
+  const a = await send(server, { to: 'a@x.test, b@x.test', subject: 'A' });
+  await send(server, { to: 'c@x.test', subject: 'C' });
   const { next } = await connect(t, port);
-  await reader.setFlags({ mailbox: 'a@x.test', folder: 'INBOX' }, [a.number], 'add', ['Work']);
-  assert.deepEqual((await next('update')).Data, { ID: a.transaction, Read: false, Tags: ['Work'] });
-  await reader.remove({ mailbox: 'a@x.test', folder: 'INBOX' }, [a.number]);
-  await reader.remove({ mailbox: 'b@x.test', folder: 'INBOX' }, [1]);
-  assert.deepEqual((await next('delete')).Data, { ID: a.transaction });
-  await reader.remove({ mailbox: 'c@x.test', folder: 'INBOX' }, [c.number]);
+  const { store } = server;
+  await store.setFlags({ mailbox: 'a@x.test', folder: 'INBOX' }, [1], 'add', ['Work']);
+  assert.deepEqual((await next('update')).Data, { ID: a, Read: false, Tags: ['Work'] });
+  await store.remove({ mailbox: 'a@x.test', folder: 'INBOX' }, [1]);
+  await store.remove({ mailbox: 'b@x.test', folder: 'INBOX' }, [1]);
+  assert.deepEqual((await next('delete')).Data, { ID: a });
+  await store.remove({ mailbox: 'c@x.test', folder: 'INBOX' }, [1]);
   assert.deepEqual(await next('truncate'), { Type: 'truncate', Data: null });
 });
 

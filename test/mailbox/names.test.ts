@@ -59,7 +59,13 @@ test('the trace lines the store writes are read back: sender, recipient, queue i
     ),
     Buffer.from('Received: from elsewhere by other; Mon, 1 Jan 2001 00:00:00 +0000\r\nSubject: x\r\n\r\nbody'),
   ]);
-  assert.deepEqual(parseTrace(head), { sender: 'ann@example.com', recipient: 'bob@doh.hi.gov', id: 'Q1D', receivedAt });
+  assert.deepEqual(parseTrace(head), {
+    sender: 'ann@example.com',
+    recipient: 'bob@doh.hi.gov',
+    id: 'Q1D',
+    receivedAt,
+    heloName: 'laptop',
+  });
   assert.deepEqual(
     parseTrace(Buffer.from('Return-Path: <>\nReceived: from x by y; Mon, 1 Jan 2001 00:00:00 +0000\n\n')),
     {
@@ -67,6 +73,7 @@ test('the trace lines the store writes are read back: sender, recipient, queue i
       recipient: undefined,
       id: undefined,
       receivedAt: undefined,
+      heloName: undefined,
     },
   );
   assert.equal(parseTrace(Buffer.from('Return-Path: <z\u00c3\u00b6e@x.test>\r\n\r\n', 'latin1')).sender, 'zöe@x.test');

@@ -49,7 +49,7 @@ describe('npm pack, then npm install of the tarball into an empty project', () =
   test('the installed bin runs the server: a message sent to it lands in ./mail', async () => {
     // The bin itself: npx would stand between the signal and the server.
     const bin = path.join(app, 'node_modules', '.bin', 'test-mail-server');
-    const cli = new CliProcess(spawn(bin, ['mail', '--smtp-port', '0'], { cwd: app }));
+    const cli = new CliProcess(spawn(bin, ['mail', '--smtp-port', '0', '--http-port', '0'], { cwd: app }));
     const port = Number((await cli.waitForLog(/SMTP listening on 127\.0\.0\.1:(\d+)/))[1]);
     const smtp = await RawSmtp.connect(port);
     await smtp.reply();

@@ -1,11 +1,15 @@
 /** Shared by the test/testing suites: a library server per test and real clients. */
+import { test, type TestContext, type TestOptions } from 'node:test';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
-import type { TestMailServer } from '../../src/index.js';
+import { connect, startTestMailServer, type MailClient, type TestMailServerOptions } from '../../src/index.js';
 import { python, RawSmtp } from '../helpers.js';
 
+/** Where a test sends its mail. */
+type SmtpTarget = { readonly host: string; readonly smtpPort: number };
+
 /** Sends one message with nodemailer over a fresh connection. */
-export async function send(mail: TestMailServer, message: Mail.Options): Promise<void> {
+export async function send(mail: SmtpTarget, message: Mail.Options): Promise<void> {
   const transport = nodemailer.createTransport({
     host: mail.host,
     port: mail.smtpPort,
@@ -23,7 +27,7 @@ export async function send(mail: TestMailServer, message: Mail.Options): Promise
  * Sends with Python's smtplib: `build` is Python code that sets `msg` (an email.message.EmailMessage,
  * `EmailMessage` is imported); `send_message` takes the envelope from its headers (Bcc included, then stripped).
  */
-export async function sendWithPython(mail: TestMailServer, build: string): Promise<void> {
+export async function sendWithPython(mail: SmtpTarget, build: string): Promise<void> {
   const script = [
     'import smtplib, sys',
     'from email.message import EmailMessage',
@@ -35,12 +39,7 @@ export async function sendWithPython(mail: TestMailServer, build: string): Promi
 }
 
 /** Sends raw bytes through a raw SMTP conversation; resolves once the server has answered the final dot. */
-export async function sendRaw(
-  mail: TestMailServer,
-  from: string,
-  to: string[],
-  message: string | Buffer,
-): Promise<void> {
+export async function sendRaw(mail: SmtpTarget, from: string, to: string[], message: string | Buffer): Promise<void> {
   const smtp = await RawSmtp.connect(mail.smtpPort);
   try {
     await smtp.reply();
@@ -69,4 +68,55 @@ export async function isPending(promise: Promise<unknown>): Promise<boolean> {
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
   return !settled;
+}
+
+/** What the toolkit suite uses of a server: the MailClient, and where to send mail. */
+export interface ToolkitServer extends MailClient {
+  readonly host: string;
+  readonly smtpPort: number;
+  readonly mailDir: string;
+  close(): Promise<void>;
+}
+
+/** The two kinds of client the toolkit suite runs against: the handle itself, and `connect()` over HTTP. */
+export const clientKinds: ReadonlyArray<{
+  readonly label: string;
+  start(options?: TestMailServerOptions): Promise<ToolkitServer>;
+}> = [
+  { label: 'in process', start: (options) => startTestMailServer(options) },
+  {
+    label: 'over HTTP',
+    async start(options) {
+      const server = await startTestMailServer({ ...options, httpPort: 0 });
+      const client = await connect(server.httpUrl!);
+      return {
+        ...client,
+        host: server.host,
+        smtpPort: server.smtpPort,
+        mailDir: server.mailDir,
+        async close() {
+          await client.close();
+          await server.close();
+        },
+      };
+    },
+  },
+];
+
+/** Registers the test once per kind of client, each run with a server of its own, closed whatever happens. */
+export function testEachClient(
+  name: string,
+  body: (mail: ToolkitServer, t: TestContext) => Promise<void>,
+  options: TestOptions = {},
+): void {
+  for (const kind of clientKinds) {
+    test(`${name} [${kind.label}]`, options, async (t) => {
+      const mail = await kind.start();
+      try {
+        await body(mail, t);
+      } finally {
+        await mail.close();
+      }
+    });
+  }
 }

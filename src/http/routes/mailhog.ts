@@ -9,6 +9,7 @@ import { findItem, type Item } from '../items.js';
 import { mailhogMessage, type MailhogMessage } from '../mailhog.js';
 import * as schemas from '../schemas.js';
 import type { HttpContext } from '../server.js';
+import { releaseItem } from '../release.js';
 
 const tags = ['MailHog'];
 
@@ -48,8 +49,7 @@ export function registerMailhogRoutes(app: FastifyInstance, context: HttpContext
     },
     async (request) => {
       const { start, limit } = request.query;
-      const items = view.items();
-      return page(items.slice(start, start + limit), items.length, start);
+      return page(view.page(start, limit), view.size, start);
     },
   );
 
@@ -88,6 +88,25 @@ export function registerMailhogRoutes(app: FastifyInstance, context: HttpContext
     { schema: { tags, summary: 'Delete a message', params: schemas.idParams } },
     async (request, reply) => {
       await view.remove([found(request.params.id)]);
+      return reply.type('text/json').send('');
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { Email: string } }>(
+    '/api/v1/messages/:id/release',
+    {
+      schema: {
+        tags,
+        summary: 'Send a stored message on to the configured SMTP relay, for `Email`',
+        description:
+          "MailHog's body names a server (`Host`, `Port`, credentials): those are read but not used; the message goes to the relay this server was started with, if its allow-list accepts `Email`.",
+        params: schemas.idParams,
+        body: schemas.mailhogReleaseBody,
+        response: schemas.releaseResponses,
+      },
+    },
+    async (request, reply) => {
+      await releaseItem(options, request.params.id, [request.body.Email]);
       return reply.type('text/json').send('');
     },
   );

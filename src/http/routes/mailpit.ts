@@ -7,11 +7,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaults } from '../../defaults.js';
 import { parseMessage, type ParsedContent } from '../../testing/message.js';
 import { HttpError, notFound } from '../errors.js';
-import { isRead, tagsOf, type Item } from '../items.js';
+import { isRead, type Item } from '../items.js';
 import { MailpitChaos } from '../mailpit-chaos.js';
 import { findPart, headersMap, mailpitMessage, messagesSummary, messageSummary, partId } from '../mailpit.js';
 import * as schemas from '../schemas.js';
-import { buildMessage, type SendRequest } from '../send.js';
+import { releaseItem } from '../release.js';
+import { buildMessage, storeSent, type SendRequest } from '../send.js';
 import type { HttpContext } from '../server.js';
 import type { ItemWithSummary, Page } from '../view.js';
 
@@ -44,8 +45,15 @@ export function registerMailpitRoutes(app: FastifyInstance, context: HttpContext
 
 function registerListing(app: FastifyInstance, { view }: HttpContext): void {
   const page = (result: Page, start: number) => {
-    const { total, unread, tags } = view.counts();
-    const counts = { total, unread, tags, start, matched: result.matched, matchedUnread: result.matchedUnread };
+    const { total, unread } = result.counts;
+    const counts = {
+      total,
+      unread,
+      tags: view.tags(result.counts),
+      start,
+      matched: result.matched,
+      matchedUnread: result.matchedUnread,
+    };
     return messagesSummary(counts, result.items.map(summaryOf));
   };
   const listResponse = { 200: schemas.messagesSummarySchema, ...schemas.errorResponses };
@@ -197,6 +205,25 @@ function registerMessage(app: FastifyInstance, context: HttpContext): void {
     },
   );
 
+  app.post<{ Params: IdParams; Body: { To: string[] } }>(
+    '/api/v1/message/:id/release',
+    {
+      schema: {
+        tags,
+        summary: 'Send a stored message on to the configured SMTP relay, for these recipients',
+        description:
+          'The message goes out as it came in, plus our Received line, from its envelope sender. Only the relay the server was started with is used, for recipients its allow-list accepts. No `latest` here, as in Mailpit.',
+        params: schemas.idParams,
+        body: schemas.releaseBody,
+        response: schemas.releaseResponses,
+      },
+    },
+    async (request, reply) => {
+      await releaseItem(options, request.params.id, request.body.To);
+      return ok(reply);
+    },
+  );
+
   app.get<{ Params: { file: string }; Querystring: LatestQuery }>(
     '/view/:file',
     { schema: { tags, summary: "A message's HTML (`{ID}.html`) or text (`{ID}.txt`) part; marks it read" } },
@@ -252,9 +279,12 @@ function registerSend(app: FastifyInstance, { options, view }: HttpContext): voi
       },
     },
     async (request) => {
-      if (options.deliver === undefined) throw new HttpError('TMS_NOT_ENABLED', 'Sending is not enabled');
-      const { envelope, message } = await buildMessage(request.body);
-      const transaction = await options.deliver(envelope, message);
+      if (options.delivery === undefined) throw new HttpError('TMS_NOT_ENABLED', 'Sending is not enabled');
+      const built = await buildMessage(request.body);
+      const transaction = await storeSent(options.delivery, built, {
+        clientAddress: request.ip,
+        serverName: options.serverName ?? 'localhost',
+      });
       const item = view.resolveTransaction(transaction);
       if (item && request.body.Tags?.length) await view.setTags([item], request.body.Tags);
       return { ID: item?.id ?? transaction };
@@ -314,9 +344,9 @@ function registerApplication(app: FastifyInstance, context: HttpContext): void {
     '/api/v1/info',
     { schema: { tags, summary: 'Server information', response: { 200: schemas.infoSchema } } },
     () => {
-      const { total, unread } = view.counts();
-      const tagCounts: Record<string, number> = {};
-      for (const tag of view.items().flatMap(tagsOf)) tagCounts[tag] = (tagCounts[tag] ?? 0) + 1;
+      const counts = view.counts();
+      const { total, unread } = counts;
+      const tagCounts = Object.fromEntries(view.tags(counts).map((tag) => [tag, counts.tags.get(tag)!]));
       return {
         Version: options.version ?? '',
         LatestVersion: '',
@@ -343,10 +373,10 @@ function registerApplication(app: FastifyInstance, context: HttpContext): void {
     () => ({
       Label: '',
       MessageRelay: {
-        Enabled: false,
-        SMTPServer: '',
+        Enabled: options.relay !== undefined,
+        SMTPServer: options.relay?.where ?? '',
         ReturnPath: '',
-        AllowedRecipients: '',
+        AllowedRecipients: options.relay?.allowList ?? '',
         BlockedRecipients: '',
         OverrideFrom: '',
         PreserveMessageIDs: false,

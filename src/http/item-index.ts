@@ -1,0 +1,256 @@
+/**
+ * The items (see items.ts) kept from the store's change stream instead of grouped again for each
+ * request: with 100,000 messages a list must not walk them all. Items are in the order of their
+ * first copy's arrival; each holds the index's own entries, whose flags and summary the store
+ * updates in place, so a flags change needs nothing here. Listeners hear of items as a whole:
+ * the first copy of a transaction adds its item, the last one gone removes it.
+ */
+import { EventEmitter } from 'node:events';
+import { compareArrival } from '../mailbox/message-index.js';
+import type { IndexedMessage, MailReader, StoreChange, Watch } from '../mailbox/reader.js';
+import { isRead, itemId, tagsOf, type Item } from './items.js';
+
+interface KeptItem {
+  readonly id: string;
+  /** Oldest first, as the index orders them; never empty while the item is kept. */
+  readonly copies: [IndexedMessage, ...IndexedMessage[]];
+  /** What the counts hold of it: worked out at each change of its copies or their flags. */
+  read: boolean;
+  tags: readonly string[];
+}
+
+/** The whole store's counts, kept as items come, go and change, so that no request counts them. */
+export interface ItemCounts {
+  readonly total: number;
+  readonly unread: number;
+  /** Each tag in use, with how many items have it. */
+  readonly tags: ReadonlyMap<string, number>;
+}
+
+export interface ItemEvents {
+  /** A new item (its first copy arrived). */
+  added: [Item];
+  /** The last copies of these items are gone (in one change). */
+  removed: [readonly string[]];
+  /** A copy's flags changed: the item's read state or tags may have. */
+  flags: [Item];
+}
+
+const copyKey = (ref: { mailbox: string; folder: string; number: number }) =>
+  `${ref.number}\n${ref.folder}\n${ref.mailbox}`;
+
+export class ItemIndex extends EventEmitter<ItemEvents> {
+  private readonly byId = new Map<string, KeptItem>();
+  private readonly byCopy = new Map<string, KeptItem>();
+  /** Oldest first, by first copy. */
+  private ordered: KeptItem[] = [];
+  private unread = 0;
+  private readonly tagItems = new Map<string, number>();
+  private readonly watch: Watch;
+  private closed = false;
+
+  constructor(private readonly reader: MailReader) {
+    super();
+    this.watch = reader.watch('all', (change) => this.apply(change));
+    for (const message of this.watch.snapshot) this.add(message);
+    // The first scan of MAIL_DIR fills the index without announcing each message: taken in whole
+    // once it is done, quietly (what was there at start is not new mail).
+    void reader.indexed.then(() => {
+      if (!this.closed) this.rebuild(false);
+    });
+  }
+
+  get size(): number {
+    return this.ordered.length;
+  }
+
+  counts(): ItemCounts {
+    return { total: this.ordered.length, unread: this.unread, tags: this.tagItems };
+  }
+
+  /** The item at `index`, newest first; undefined past the end. */
+  newest(index = 0): Item | undefined {
+    return this.ordered[this.ordered.length - 1 - index];
+  }
+
+  /** Items newest first, from `start`, at most `limit` (0: all). */
+  page(start: number, limit: number): Item[] {
+    const end = Math.max(0, this.ordered.length - start);
+    const from = limit === 0 ? 0 : Math.max(0, end - limit);
+    return this.ordered.slice(from, end).reverse();
+  }
+
+  /** Every item, newest first, without copying the list. */
+  *all(): Generator<Item> {
+    for (let i = this.ordered.length - 1; i >= 0; i--) yield this.ordered[i];
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watch.close();
+    this.removeAllListeners();
+  }
+
+  private apply(change: StoreChange): void {
+    switch (change.kind) {
+      case 'added': {
+        const item = this.add(change.message);
+        if (item !== undefined) this.emit('added', item);
+        break;
+      }
+      case 'expunged': {
+        const removed = this.removeCopies(change.numbers.map((number) => copyKey({ ...change.folder, number })));
+        if (removed.length > 0) this.emit('removed', removed);
+        break;
+      }
+      case 'flags': {
+        const items = new Set(
+          change.messages.map(({ number }) => this.byCopy.get(copyKey({ ...change.folder, number }))),
+        );
+        for (const item of items) {
+          if (item === undefined) continue;
+          this.recount(item);
+          this.emit('flags', item);
+        }
+        break;
+      }
+      case 'folder':
+        // Removed, renamed or made anew: its entries are not the ones kept. Rare enough to start over.
+        if (change.change !== 'created') this.rebuild(true);
+        break;
+    }
+  }
+
+  /** Keeps a copy; returns its item when the item is new. */
+  private add(message: IndexedMessage): KeptItem | undefined {
+    const key = copyKey(message);
+    if (this.byCopy.has(key)) return undefined;
+    const id = itemId(message);
+    const known = this.byId.get(id);
+    if (known === undefined) {
+      const item: KeptItem = { id, copies: [message], read: false, tags: [] };
+      this.count(item, 1);
+      this.byId.set(id, item);
+      this.byCopy.set(key, item);
+      insertSorted(this.ordered, item, byFirstCopy);
+      return item;
+    }
+    this.byCopy.set(key, known);
+    // A copy older than the first (found by a later scan) moves the item back.
+    const moves = compareArrival(message, known.copies[0]) < 0;
+    if (moves) this.ordered.splice(this.position(known), 1);
+    insertSorted(known.copies, message, compareArrival);
+    if (moves) insertSorted(this.ordered, known, byFirstCopy);
+    this.recount(known);
+    return undefined;
+  }
+
+  /** Forgets copies; returns the IDs of the items left without any. */
+  private removeCopies(keys: readonly string[]): string[] {
+    /** Items whose first copy goes: out of the order (found by that copy), back in if copies are left. */
+    const displaced = new Map<KeptItem, number>();
+    const touched: Array<[KeptItem, string]> = [];
+    for (const key of keys) {
+      const item = this.byCopy.get(key);
+      if (item === undefined) continue;
+      this.byCopy.delete(key);
+      touched.push([item, key]);
+      if (!displaced.has(item) && copyKey(item.copies[0]) === key) displaced.set(item, this.position(item));
+    }
+    // One pass for many, a splice for a few (removing everything goes a folder at a time).
+    if (displaced.size > 16) this.ordered = this.ordered.filter((item) => !displaced.has(item));
+    else for (const at of [...displaced.values()].sort((a, b) => b - a)) this.ordered.splice(at, 1);
+    const changed = new Set(touched.map(([item]) => item));
+    for (const item of changed) this.count(item, -1);
+    for (const [item, key] of touched) {
+      item.copies.splice(
+        item.copies.findIndex((copy) => copyKey(copy) === key),
+        1,
+      );
+    }
+    for (const item of changed) if (item.copies.length > 0) this.count(item, 1);
+    const emptied: string[] = [];
+    for (const item of displaced.keys()) {
+      if (item.copies.length > 0) insertSorted(this.ordered, item, byFirstCopy);
+      else {
+        this.byId.delete(item.id);
+        emptied.push(item.id);
+      }
+    }
+    return emptied;
+  }
+
+  /** Starts over from the index, telling listeners (if `announce`) which items came and went. */
+  private rebuild(announce: boolean): void {
+    const before = new Set(this.byId.keys());
+    this.byId.clear();
+    this.byCopy.clear();
+    this.ordered = [];
+    this.unread = 0;
+    this.tagItems.clear();
+    const added: KeptItem[] = [];
+    for (const message of this.reader.allMessages()) {
+      const item = this.add(message);
+      if (item !== undefined && !before.has(item.id)) added.push(item);
+    }
+    if (!announce) return;
+    for (const item of added) this.emit('added', item);
+    const removed = [...before].filter((id) => !this.byId.has(id));
+    if (removed.length > 0) this.emit('removed', removed);
+  }
+
+  /** The item's state worked out again from its copies, and the counts moved with it. */
+  private recount(item: KeptItem): void {
+    this.count(item, -1);
+    this.count(item, 1);
+  }
+
+  /** Adds the item to the counts (`1`, its state worked out anew) or takes it out (`-1`, as last counted). */
+  private count(item: KeptItem, sign: 1 | -1): void {
+    if (sign === 1) {
+      item.read = isRead(item);
+      item.tags = tagsOf(item);
+    }
+    if (!item.read) this.unread += sign;
+    for (const tag of item.tags) {
+      const items = (this.tagItems.get(tag) ?? 0) + sign;
+      if (items === 0) this.tagItems.delete(tag);
+      else this.tagItems.set(tag, items);
+    }
+  }
+
+  /** Where `item` is in the order (its first copy is the one it was placed by). */
+  private position(item: KeptItem): number {
+    let at = lowerBound(this.ordered, (other) => byFirstCopy(other, item) < 0);
+    while (at < this.ordered.length && this.ordered[at] !== item) at++;
+    return at;
+  }
+}
+
+function byFirstCopy(a: KeptItem, b: KeptItem): number {
+  return compareArrival(a.copies[0], b.copies[0]);
+}
+
+/** Inserts after every element not greater than `value`: at the end, for what arrives in order. */
+function insertSorted<T>(list: T[], value: T, compare: (a: T, b: T) => number): void {
+  const last = list[list.length - 1];
+  if (last === undefined || compare(last, value) <= 0) list.push(value);
+  else
+    list.splice(
+      lowerBound(list, (other) => compare(other, value) <= 0),
+      0,
+      value,
+    );
+}
+
+/** The first index whose element is not `before` (the list sorted so that `before` holds for a prefix). */
+function lowerBound<T>(list: readonly T[], before: (element: T) => boolean): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (before(list[middle])) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

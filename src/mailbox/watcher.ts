@@ -13,6 +13,13 @@ import type { MessageIndex } from './message-index.js';
 export const pollIntervalMs = 400;
 /** Notifications come in bursts (a file, then the sequences, then the lock): one comparison after the burst. */
 const settleMs = 15;
+/**
+ * Comparisons take at most a twentieth of the time: after one that took d ms the next waits 19 d
+ * (at most a second). The store's own deliveries change the stamps all the time, and comparing a
+ * busy folder over and over for them halved the SMTP throughput of a loaded server.
+ */
+const restFactor = 19;
+const maxRestMs = 1000;
 
 /** What a reader watches: everything, or one mailbox with all its folders. */
 export type WatchScope = 'all' | { readonly mailbox: string };
@@ -22,6 +29,9 @@ export class ChangeWatcher {
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private poll: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
+  /** When the next comparison may start, and the timer waiting for then. */
+  private restUntil = 0;
+  private resting: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private notificationsFailed = false;
@@ -72,8 +82,10 @@ export class ChangeWatcher {
   private stop(): void {
     clearInterval(this.poll);
     clearTimeout(this.pending);
+    clearTimeout(this.resting);
     this.poll = undefined;
     this.pending = undefined;
+    this.resting = undefined;
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
   }
@@ -117,15 +129,26 @@ export class ChangeWatcher {
     }, settleMs);
   }
 
-  /** One refresh at a time; one asked for meanwhile runs after it. */
+  /** One refresh at a time; one asked for meanwhile, or while resting, runs after. */
   private refresh(): void {
     if (this.refreshing) {
       this.refreshAgain = true;
       return;
     }
+    const rest = this.restUntil - performance.now();
+    if (rest > 0) {
+      this.resting ??= setTimeout(() => {
+        this.resting = undefined;
+        if (this.scopes.size > 0) this.refresh();
+      }, rest).unref();
+      return;
+    }
+    const started = performance.now();
     this.refreshing = this.refreshScopes()
       .catch((error: unknown) => this.log.error(`Looking for outside changes failed: ${(error as Error).message}`))
       .finally(() => {
+        const ended = performance.now();
+        this.restUntil = ended + Math.min(maxRestMs, restFactor * (ended - started));
         this.refreshing = undefined;
         this.syncDirectories();
         if (this.refreshAgain && this.scopes.size > 0) {

@@ -119,10 +119,15 @@ export type CommandLine =
     };
 
 export function helpText(): string {
-  const lines = optionNames.map((name) => {
-    const { value, short, help, env, default: shown } = spec(name);
-    const flag = `${short ? `-${short}, ` : ''}--${name}${value ? ` ${value}` : ''}`;
-    return `  ${flag.padEnd(26)}${help}${shown === undefined ? '' : ` (default ${shown})`}${env ? ` [${env}]` : ''}`;
+  const flags = optionNames.map((name) => {
+    const { value, short } = spec(name);
+    return `${short ? `-${short}, ` : ''}--${name}${value ? ` ${value}` : ''}`;
+  });
+  // The column fits the longest flag, so no help runs into its flag.
+  const column = Math.max(...flags.map((flag) => flag.length)) + 2;
+  const lines = optionNames.map((name, i) => {
+    const { help, env, default: shown } = spec(name);
+    return `  ${flags[i].padEnd(column)}${help}${shown === undefined ? '' : ` (default ${shown})`}${env ? ` [${env}]` : ''}`;
   });
   return `Usage: ${program} [MAIL_DIR] [options]
        ${program} sendmail [-t] [-i] [-f SENDER] [RECIPIENT...]   (see ${program} sendmail --help)

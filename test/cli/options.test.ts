@@ -225,3 +225,15 @@ test('--help has a line for every option of the table, with its value, default a
     if ('env' in spec) assert.ok(line.endsWith(`[${spec.env}]`), line);
   }
 });
+
+test('--help sets every option in one column, each help text at least two spaces after its flag', () => {
+  const rows = helpText()
+    .split('\n')
+    .filter((line) => /^ {2}(-\w, )?--[a-z]/.test(line));
+  assert.equal(rows.length, Object.keys(optionSpecs).length);
+  const starts = rows.map((row) => /^ {2}\S+(?: \S+)*? {2,}(?=\S)/.exec(row)?.[0].length);
+  assert.ok(
+    starts.every((start) => start !== undefined && start === starts[0]),
+    rows.join('\n'),
+  );
+});

@@ -3,7 +3,8 @@
  * omggif) go out as attachments over SMTP (nodemailer), the thumbnails come back through the
  * `mailpit-api` client and plain fetch, and are decoded (jpeg-js) to check what they show.
  * The bombs are pictures that would decode if the budget did not stop them, so each shows its
- * picture, not the blank thumbnail, when the check is missing.
+ * picture, not the blank thumbnail, when the check is missing; the interlaced PNG, which pngjs
+ * refuses in the end, by the memory it takes first.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

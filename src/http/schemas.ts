@@ -94,6 +94,10 @@ export const headersSchema = {
 
 export const idParams = object({ id: { type: 'string', description: 'A message ID, or `latest`' } });
 export const partParams = object({ id: string, partId: string });
+export const thumbnailResponse = {
+  description: 'The thumbnail',
+  content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
+} as const;
 export const tagParams = object({ tag: string });
 
 const start = { type: 'integer', minimum: 0, default: 0 } as const;

@@ -14,6 +14,7 @@ import * as schemas from '../schemas.js';
 import { releaseItem } from '../release.js';
 import { buildMessage, storeSent, type SendRequest } from '../send.js';
 import type { HttpContext } from '../server.js';
+import { thumbnail } from '../thumbnail.js';
 import type { ItemWithSummary, Page } from '../view.js';
 
 interface ListQuery {
@@ -30,6 +31,9 @@ interface LatestQuery {
 }
 interface IdParams {
   id: string;
+}
+interface PartParams extends IdParams {
+  partId: string;
 }
 
 const tags = ['Mailpit'];
@@ -190,18 +194,42 @@ function registerMessage(app: FastifyInstance, context: HttpContext): void {
     },
   );
 
-  app.get<{ Params: IdParams & { partId: string }; Querystring: LatestQuery }>(
+  const namedPart = async ({ params, query }: { params: PartParams; query: LatestQuery }) => {
+    const message = await parsed(await resolve(params.id, query));
+    const part = findPart(message, params.partId);
+    if (part === undefined) throw new HttpError('TMS_NOT_FOUND', 'Part not found');
+    const name = part.filename ?? part.contentId ?? partId(message.attachments.indexOf(part));
+    return { part, filename: `filename="${encodeURIComponent(name)}"` };
+  };
+
+  app.get<{ Params: PartParams; Querystring: LatestQuery }>(
     '/api/v1/message/:id/part/:partId',
     { schema: { tags, summary: 'Get an attachment or inline part', params: schemas.partParams } },
     async (request, reply) => {
-      const message = await parsed(await resolve(request.params.id, request.query));
-      const part = findPart(message, request.params.partId);
-      if (part === undefined) throw new HttpError('TMS_NOT_FOUND', 'Part not found');
-      const name = part.filename ?? part.contentId ?? partId(message.attachments.indexOf(part));
+      const { part, filename } = await namedPart(request);
+      return reply.type(part.contentType).header('Content-Disposition', `inline; ${filename}`).send(part.content);
+    },
+  );
+
+  app.get<{ Params: PartParams; Querystring: LatestQuery }>(
+    '/api/v1/message/:id/part/:partId/thumb',
+    {
+      schema: {
+        tags,
+        summary: 'A 180x120 JPEG thumbnail of an image attachment',
+        description:
+          'As Mailpit draws it: a JPEG, PNG or GIF at least 180x120 is scaled to cover and cut to the middle, a smaller one is centred on white. Any other part, a picture of more than 20 megapixels and a broken one give a blank (white) thumbnail.',
+        params: schemas.partParams,
+        querystring: schemas.latestQuery,
+        response: { 200: schemas.thumbnailResponse, ...schemas.errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { part, filename } = await namedPart(request);
       return reply
-        .type(part.contentType)
-        .header('Content-Disposition', `inline; filename="${encodeURIComponent(name)}"`)
-        .send(part.content);
+        .type('image/jpeg')
+        .header('Content-Disposition', filename)
+        .send(await thumbnail(part));
     },
   );
 

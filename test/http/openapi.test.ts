@@ -89,6 +89,7 @@ test('every route is described: Mailpit, MailHog, the mailboxes, the toolkit and
     '/api/v1/message/{id}/headers': ['get'],
     '/api/v1/message/{id}/raw': ['get'],
     '/api/v1/message/{id}/part/{partId}': ['get'],
+    '/api/v1/message/{id}/part/{partId}/thumb': ['get'],
     '/api/v1/message/{id}/release': ['post'],
     '/api/v1/send': ['post'],
     '/api/v1/tags': ['get', 'put'],

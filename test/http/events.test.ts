@@ -111,6 +111,42 @@ test('a WebSocket from the page the server serves is accepted', async (t) => {
   assert.equal((await next('stats')).Type, 'stats');
 });
 
+/** The update frames up to and including the first that `last` accepts. */
+async function updatesUntil(next: (type: string) => Promise<Frame>, last: (data: Frame['Data']) => boolean) {
+  const updates: Array<Frame['Data']> = [];
+  for (;;) {
+    const { Data } = await next('update');
+    updates.push(Data);
+    if (last(Data)) return updates;
+  }
+}
+
+test('reading a message to three recipients through the API is one update event, with Read true', async (t) => {
+  const { server, port } = await listen(t);
+  const id = await send(server, { to: 'a@x.test, b@x.test, c@x.test', subject: 'Hi' });
+  const { next } = await connect(t, port);
+  await api(server, `/api/v1/message/${id}`);
+  // Tagging afterwards is the mark: every update the reading caused comes before its own.
+  await apiJson(server, 'PUT', '/api/v1/tags', { IDs: [id], Tags: ['Work'] });
+  assert.deepEqual(await updatesUntil(next, (data) => (data?.Tags as string[]).length > 0), [
+    { ID: id, Read: true, Tags: [] },
+    { ID: id, Read: true, Tags: ['Work'] },
+  ]);
+});
+
+test('tagging a message to three recipients through the API is one update event, with its tags', async (t) => {
+  const { server, port } = await listen(t);
+  const id = await send(server, { to: 'a@x.test, b@x.test, c@x.test', subject: 'Hi' });
+  const { next } = await connect(t, port);
+  await apiJson(server, 'PUT', '/api/v1/tags', { IDs: [id], Tags: ['Work'] });
+  // Marking it read afterwards is the mark: every update the tagging caused comes before its own.
+  await apiJson(server, 'PUT', '/api/v1/messages', { IDs: [id], Read: true });
+  assert.deepEqual(await updatesUntil(next, (data) => data?.Read === true), [
+    { ID: id, Read: false, Tags: ['Work'] },
+    { ID: id, Read: true, Tags: ['Work'] },
+  ]);
+});
+
 test('deleting an item through the API is a delete event, deleting all of them a truncate', async (t) => {
   const { server, port } = await listen(t);
   const a = await send(server, { to: 'a@x.test, b@x.test', subject: 'A' });

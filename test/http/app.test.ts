@@ -384,3 +384,94 @@ test('success is exactly 200 everywhere a client might check it', async (t) => {
   ] as const)
     assert.equal((await api(server, route, { method })).status, 200, `${method} ${route}`);
 });
+
+test('a deleted ID is a 404 on every route that takes one, Mailpit, MailHog and ours', async (t) => {
+  const server = await startHttp(t);
+  const id = await send(server, {
+    to: 'ann@example.test',
+    subject: 'Gone',
+    text: 'text',
+    html: '<p>html</p>',
+    attachments: [{ filename: 'a.txt', content: 'A' }],
+  });
+  const [attachment] = (await json<{ Attachments: Array<{ PartID: string }> }>(api(server, `/api/v1/message/${id}`)))
+    .Attachments;
+  const routes = [
+    `/api/v1/message/${id}`,
+    `/api/v1/message/${id}/headers`,
+    `/api/v1/message/${id}/raw`,
+    `/api/v1/message/${id}/part/${attachment.PartID}`,
+    `/view/${id}.html`,
+    `/view/${id}.txt`,
+    `/api/v1/messages/${id}`,
+    `/api/v1/messages/${id}/download`,
+    `/api/tms/messages/${id}`,
+  ];
+  for (const route of routes) assert.equal((await api(server, route)).status, 200, route);
+  await apiJson(server, 'DELETE', '/api/v1/messages', { IDs: [id] });
+  for (const route of routes) {
+    const response = await api(server, route);
+    assert.deepEqual([response.status, ((await response.json()) as { code: string }).code], [404, 'TMS_NOT_FOUND']);
+  }
+  assert.equal((await api(server, `/api/v1/messages/${id}`, { method: 'DELETE' })).status, 404, "MailHog's delete");
+});
+
+/** One item to ann and bob, one to carl only; `files` tells which of their files are left. */
+async function toAnnBobAndCarl(t: Parameters<typeof startHttp>[0]) {
+  const server = await startHttp(t);
+  const both = await send(server, { to: 'ann@example.test, bob@example.test', subject: 'Both' });
+  const carl = await send(server, { to: 'carl@example.test', subject: 'Carl' });
+  const mailboxes = ['ann@example.test', 'bob@example.test', 'carl@example.test'];
+  const files = () => mailboxes.map((mailbox) => existsSync(path.join(folderOf(server, mailbox), '1')));
+  const unseen = async () =>
+    Promise.all(mailboxes.map(async (mailbox) => (await readWithPython(server, mailbox)).sequences.unseen ?? []));
+  return { server, both, carl, files, unseen };
+}
+
+test('mailbox: in DELETE /api/v1/search deletes the items with a copy there, every copy of them', async (t) => {
+  const { server, files } = await toAnnBobAndCarl(t);
+  const response = await api(server, '/api/v1/search?query=mailbox:bob@example.test', { method: 'DELETE' });
+  assert.equal(await response.text(), 'ok');
+  assert.deepEqual(files(), [false, false, true]);
+});
+
+test("mailbox: in PUT /api/v1/messages' Search marks the items with a copy there read, every copy", async (t) => {
+  const { server, unseen } = await toAnnBobAndCarl(t);
+  await apiJson(server, 'PUT', '/api/v1/messages', { Search: 'mailbox:ann@example.test', Read: true });
+  assert.deepEqual(await unseen(), [[], [], [1]]);
+});
+
+test('mailbox: in latest?query= names the newest item with a copy in that mailbox', async (t) => {
+  const { server, both } = await toAnnBobAndCarl(t);
+  const query = encodeURIComponent('mailbox:bob@example.test');
+  assert.equal((await json<Summary>(api(server, `/api/v1/message/latest?query=${query}`))).ID, both);
+  // The item's raw bytes are its first copy's, ann's.
+  assert.equal(
+    await (await api(server, `/api/v1/message/latest/raw?query=${query}`)).text(),
+    readFileSync(path.join(folderOf(server, 'ann@example.test'), '1'), 'utf8'),
+  );
+  assert.equal((await api(server, `/api/v1/message/latest?query=mailbox:nobody@example.test`)).status, 404);
+});
+
+test('start and limit page the list and a search, newest first; the default limit is 50', async (t) => {
+  const server = await startHttp(t);
+  const subjects = Array.from({ length: 52 }, (_, i) => `m${i}`);
+  await python(
+    'import smtplib, sys\nwith smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as smtp:\n' +
+      '    for subject in sys.argv[2:]:\n' +
+      '        smtp.sendmail("a@example.test", ["ann@example.test"], f"Subject: {subject}\\r\\n\\r\\nbody\\r\\n")',
+    [String(server.smtpPort), ...subjects],
+  );
+  const page = await json<List>(api(server, '/api/v1/messages?start=1&limit=2'));
+  assert.deepEqual(
+    [page.start, page.count, page.total, page.messages.map((m) => m.Subject)],
+    [1, 2, 52, ['m50', 'm49']],
+  );
+  const all = await json<List>(api(server, '/api/v1/messages'));
+  assert.deepEqual([all.count, all.messages.at(-1)?.Subject], [50, 'm2']);
+  const found = await json<List>(api(server, '/api/v1/search?query=body&start=50'));
+  assert.deepEqual(
+    [found.start, found.count, found.messages_count, found.messages.map((m) => m.Subject)],
+    [50, 2, 52, ['m1', 'm0']],
+  );
+});

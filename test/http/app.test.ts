@@ -453,6 +453,29 @@ test('mailbox: in latest?query= names the newest item with a copy in that mailbo
   assert.equal((await api(server, `/api/v1/message/latest?query=mailbox:nobody@example.test`)).status, 404);
 });
 
+test('a message dropped into a folder with Python mailbox.MH is an item of its own, read and deleted alone', async (t) => {
+  const server = await startHttp(t);
+  const smtp = await send(server, { to: 'ann@example.test', subject: 'By SMTP' });
+  await python(
+    'import mailbox, sys\nbox = mailbox.MH(sys.argv[1], create=False)\nbox.lock()\n' +
+      'box.add(b"From: py@example.test\\nTo: ann@example.test\\nSubject: Dropped\\n\\nhello\\n")\nbox.unlock()',
+    [folderOf(server, 'ann@example.test')],
+  );
+  await server.store.refresh();
+  const list = await json<List>(api(server, '/api/v1/messages'));
+  assert.deepEqual(
+    list.messages.map((m) => m.Subject),
+    ['Dropped', 'By SMTP'],
+  );
+  const dropped = list.messages[0].ID;
+  assert.match(dropped, /^c_[A-Za-z0-9_-]+$/);
+  assert.notEqual(dropped, smtp);
+  assert.equal((await json<{ Text: string }>(api(server, `/api/v1/message/${dropped}`))).Text, 'hello');
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).sequences, { unseen: [1] });
+  await apiJson(server, 'DELETE', '/api/v1/messages', { IDs: [dropped] });
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).keys, [1]);
+});
+
 test('start and limit page the list and a search, newest first; the default limit is 50', async (t) => {
   const server = await startHttp(t);
   const subjects = Array.from({ length: 52 }, (_, i) => `m${i}`);

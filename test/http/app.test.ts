@@ -4,10 +4,11 @@
  * files in MAIL_DIR and what Python's mailbox.MH reads there.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { python } from '../helpers.js';
+import { python, tempDir } from '../helpers.js';
 import { api, apiJson, folderOf, readWithPython, send, sendWithPython, startHttp } from './support.js';
 
 interface Summary {
@@ -94,26 +95,86 @@ test('latest names the newest item, and latest?query= the newest that matches; n
   assert.deepEqual([none.status, await none.json()], [404, { Error: 'Message not found', code: 'TMS_NOT_FOUND' }]);
 });
 
-test('hostile IDs get 404 or 400 in the JSON error shape, and nothing outside MAIL_DIR is touched', async (t) => {
-  const server = await startHttp(t);
+/** A request with its path sent as written: fetch would resolve `..` segments before they reach the server. */
+function rawRequest(
+  port: number,
+  method: string,
+  route: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    // With a User-Agent, as Mailpit's clients send one (without, DELETE answers as MailHog: empty).
+    const headers = { 'user-agent': 'test' };
+    const request = http.request({ host: '127.0.0.1', port, method, path: route, headers }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, text }));
+    });
+    request.on('error', reject);
+    if (body !== undefined) {
+      request.setHeader('content-type', 'application/json');
+      // Node frames no DELETE body by itself.
+      request.setHeader('content-length', Buffer.byteLength(body));
+    }
+    request.end(body);
+  });
+}
+
+test('hostile IDs get 404 or 400 in the JSON error shape, and never reach a folder outside MAIL_DIR', async (t) => {
+  const root = await tempDir();
+  // An MH folder beside MAIL_DIR, where a decoded ../ would lead: it must stay as it is.
+  const outside = path.join(root, 'secret', 'box');
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(path.join(outside, '1'), 'Subject: SECRET\n\nSECRET\n');
+  writeFileSync(path.join(outside, '.mh_sequences'), 'unseen: 1\n');
+  const server = await startHttp(t, { mailDir: path.join(root, 'mail') });
   await send(server, { to: 'ann@example.test', subject: 'x' });
   const encode = (parts: unknown) => `c_${Buffer.from(JSON.stringify(parts)).toString('base64url')}`;
-  for (const id of [
-    '..%2F..',
-    '%2e%2e',
+  const ids = [
+    '../../secret/box/1',
+    '..%2F..%2Fsecret%2Fbox%2F1',
+    '%2e%2e%2f%2e%2e%2fsecret',
     '..',
     'a%00b',
     'A'.repeat(10_000),
-    encode(['../../etc', 'INBOX', 1]),
-    encode(['ann@example.test', '../../../tmp', 1]),
+    encode(['box@../secret', 'INBOX', 1]),
+    encode(['ann@example.test', '../../../secret/box', 1]),
+    encode(['../secret/box@example.test', 'INBOX', 1]),
     '%E0%A4%A',
-  ]) {
-    for (const route of [`/api/v1/message/${id}`, `/api/v1/message/${id}/raw`, `/view/${id}.html`]) {
-      const response = await api(server, route);
-      assert.ok([400, 404].includes(response.status), `${route.slice(0, 60)}: ${response.status}`);
-      assert.match(((await response.json()) as { code: string }).code, /^TMS_/);
+  ];
+  const port = server.httpPort!;
+  for (const id of ids) {
+    const answers = [
+      ...[
+        `/api/v1/message/${id}`,
+        `/api/v1/message/${id}/headers`,
+        `/api/v1/message/${id}/raw`,
+        `/api/v1/message/${id}/part/1`,
+        `/view/${id}.html`,
+        `/api/v1/messages/${id}`,
+        `/api/v1/messages/${id}/download`,
+        `/api/tms/messages/${id}`,
+        `/api/tms/messages/${id}/raw`,
+      ].map((route) => rawRequest(port, 'GET', route)),
+      rawRequest(port, 'DELETE', `/api/v1/messages/${id}`),
+    ];
+    for (const { status, text } of await Promise.all(answers)) {
+      assert.ok([400, 404].includes(status), `${id.slice(0, 40)}: ${status}`);
+      assert.match((JSON.parse(text) as { code: string }).code, /^TMS_/);
+      assert.doesNotMatch(text, /SECRET/);
     }
   }
+  const decoded = ids.map((id) => decodeURIComponent(id.replace('%E0%A4%A', '')));
+  for (const [method, route, body] of [
+    ['PUT', '/api/v1/messages', { IDs: decoded, Read: true }],
+    ['PUT', '/api/v1/tags', { IDs: decoded, Tags: ['Pwned'] }],
+    ['DELETE', '/api/v1/messages', { IDs: decoded }],
+  ] as const)
+    assert.equal((await rawRequest(port, method, route, JSON.stringify(body))).text, 'ok', `${method} ${route}`);
+  assert.equal(readFileSync(path.join(outside, '1'), 'utf8'), 'Subject: SECRET\n\nSECRET\n');
+  assert.equal(readFileSync(path.join(outside, '.mh_sequences'), 'utf8'), 'unseen: 1\n');
+  assert.deepEqual(readdirSync(outside).sort(), ['.mh_sequences', '1']);
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).keys, [1], 'the real message is still there');
 });
 
 test('raw is the stored file byte for byte (8-bit and bare LF kept), and dl=1 makes it a download', async (t) => {

@@ -559,3 +559,61 @@ test('start and limit page the list and a search, newest first; the default limi
     [50, 2, 52, ['m1', 'm0']],
   );
 });
+
+test("Mailpit's Sender trigger refuses MAIL FROM with its code; GET reads back what PUT set", async (t) => {
+  const server = await startHttp(t);
+  await apiJson(server, 'PUT', '/api/v1/chaos', { Sender: { ErrorCode: 421, Probability: 100 } });
+  assert.deepEqual(await json(api(server, '/api/v1/chaos')), {
+    Sender: { ErrorCode: 421, Probability: 100 },
+    Recipient: { ErrorCode: 451, Probability: 0 },
+    Authentication: { ErrorCode: 535, Probability: 0 },
+  });
+  assert.deepEqual(
+    server.chaos.list().map((entry) => entry.text),
+    ['mail probability=1 reply=421 4.0.0 Chaos: sender refused'],
+  );
+  await assert.rejects(send(server, { to: 'ann@example.test', subject: 'x' }), /421 4\.0\.0 Chaos: sender refused/);
+  assert.deepEqual(server.store.mailboxes(), []);
+});
+
+test("Mailpit's Authentication trigger cannot be switched on (any login is accepted) and changes nothing", async (t) => {
+  const server = await startHttp(t);
+  const refused = await apiJson(server, 'PUT', '/api/v1/chaos', { Authentication: { Probability: 50 } });
+  assert.deepEqual([refused.status, ((await refused.json()) as { code: string }).code], [400, 'TMS_BAD_REQUEST']);
+  const bad = await apiJson(server, 'PUT', '/api/v1/chaos', { Recipient: { ErrorCode: 250, Probability: 100 } });
+  assert.equal(bad.status, 400, 'not an error code');
+  assert.deepEqual(server.chaos.list(), []);
+  await send(server, { to: 'ann@example.test', subject: 'x' });
+});
+
+test('without the password every route of every API is a 401 and changes nothing', async (t) => {
+  const server = await startHttp(t, { httpAuth: [{ username: 'ann', password: 's3cret' }] });
+  const id = await send(server, { to: 'ann@example.test', subject: 'x', html: '<p>x</p>' });
+  for (const [method, route] of [
+    ['GET', '/api/v1/messages'],
+    ['GET', `/api/v1/message/${id}`],
+    ['GET', `/api/v1/message/${id}/raw`],
+    ['GET', `/view/${id}.html`],
+    ['GET', '/api/v1/info'],
+    ['GET', '/api/v1/openapi.json'],
+    ['GET', '/api/v2/messages'],
+    ['GET', `/api/v1/messages/${id}/download`],
+    ['GET', '/api/v1/mailboxes'],
+    ['GET', '/api/tms/messages'],
+    ['PUT', '/api/v1/messages'],
+    ['PUT', '/api/v1/chaos'],
+    ['POST', '/api/v1/send'],
+    ['DELETE', '/api/v1/messages'],
+    ['DELETE', `/api/v1/messages/${id}`],
+    ['DELETE', '/api/tms/messages'],
+  ] as const) {
+    const response = await api(server, route, { method });
+    assert.deepEqual(
+      [response.status, ((await response.json()) as { code: string }).code],
+      [401, 'TMS_UNAUTHORIZED'],
+      `${method} ${route}`,
+    );
+  }
+  assert.deepEqual(await readWithPython(server, 'ann@example.test'), { keys: [1], sequences: { unseen: [1] } });
+  assert.deepEqual(server.chaos.list(), []);
+});

@@ -225,3 +225,19 @@ test("MailHog's download is the stored file byte for byte, as an attachment", as
   assert.deepEqual(Buffer.from(await response.arrayBuffer()), readFileSync(annFile(server)));
   assert.equal(response.headers.get('content-disposition'), `attachment; filename="${id}.eml"`);
 });
+
+test('mailpit-api marks read by search and pages the list with start and limit', async (t) => {
+  const { server, mailpit, id } = await withOrder(t);
+  const other = await send(server, { to: 'carl@example.test', subject: 'Other' });
+  assert.equal(await mailpit.setReadStatus({ Search: 'mailbox:bob@example.test', Read: true }), 'ok');
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).sequences, {});
+  assert.deepEqual((await readWithPython(server, 'carl@example.test')).sequences, { unseen: [1] });
+  const pages = [await mailpit.listMessages(0, 1), await mailpit.listMessages(1, 1)];
+  assert.deepEqual(
+    pages.map((page) => [page.start, page.count, page.total, page.unread, page.messages[0].ID]),
+    [
+      [0, 1, 2, 1, other],
+      [1, 1, 2, 1, id],
+    ],
+  );
+});

@@ -32,7 +32,10 @@ export interface ItemEvents {
   added: [Item];
   /** The last copies of these items are gone (in one change). */
   removed: [readonly string[]];
-  /** A copy's flags changed: the item's read state or tags may have. */
+  /**
+   * The item's read state or tags changed. Once per change of the item, not per copy: marking the
+   * three copies of a message read, folder by folder, is one change (when the last is marked).
+   */
   flags: [Item];
 }
 
@@ -107,11 +110,7 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
         const items = new Set(
           change.messages.map(({ number }) => this.byCopy.get(copyKey({ ...change.folder, number }))),
         );
-        for (const item of items) {
-          if (item === undefined) continue;
-          this.recount(item);
-          this.emit('flags', item);
-        }
+        for (const item of items) if (item !== undefined && this.recount(item)) this.emit('flags', item);
         break;
       }
       case 'folder':
@@ -199,10 +198,12 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
     if (removed.length > 0) this.emit('removed', removed);
   }
 
-  /** The item's state worked out again from its copies, and the counts moved with it. */
-  private recount(item: KeptItem): void {
+  /** The item's state worked out again from its copies, and the counts moved with it; true if it changed. */
+  private recount(item: KeptItem): boolean {
+    const { read, tags } = item;
     this.count(item, -1);
     this.count(item, 1);
+    return item.read !== read || item.tags.join('\n') !== tags.join('\n');
   }
 
   /** Adds the item to the counts (`1`, its state worked out anew) or takes it out (`-1`, as last counted). */

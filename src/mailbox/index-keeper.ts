@@ -106,11 +106,11 @@ export class IndexKeeper {
       }
     }
     const folders = scope.mailbox === undefined ? this.index.allFolders() : this.index.foldersOf(scope.mailbox);
-    await Promise.all(
-      folders
-        .filter((state) => this.stampOf(this.folderDir(state.ref)) !== this.stamps.get(folderKey(state.ref)))
-        .map((state) => this.compare(state.ref, false)),
-    );
+    // A comparison under way (the watcher's) has taken the new stamp but may not have added what it
+    // found yet: it is waited for, and runs once more, so that a refresh misses nothing done before it.
+    const stale = (ref: FolderRef) =>
+      this.running.has(folderKey(ref)) || this.stampOf(this.folderDir(ref)) !== this.stamps.get(folderKey(ref));
+    await Promise.all(folders.filter((state) => stale(state.ref)).map((state) => this.compare(state.ref, false)));
     if (scope.mailbox !== undefined && !known.has(scope.mailbox))
       await this.compare({ mailbox: scope.mailbox, folder: inboxName }, false);
   }

@@ -4,10 +4,11 @@
  * files in MAIL_DIR and what Python's mailbox.MH reads there.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { python } from '../helpers.js';
+import { python, tempDir } from '../helpers.js';
 import { api, apiJson, folderOf, readWithPython, send, sendWithPython, startHttp } from './support.js';
 
 interface Summary {
@@ -94,26 +95,86 @@ test('latest names the newest item, and latest?query= the newest that matches; n
   assert.deepEqual([none.status, await none.json()], [404, { Error: 'Message not found', code: 'TMS_NOT_FOUND' }]);
 });
 
-test('hostile IDs get 404 or 400 in the JSON error shape, and nothing outside MAIL_DIR is touched', async (t) => {
-  const server = await startHttp(t);
+/** A request with its path sent as written: fetch would resolve `..` segments before they reach the server. */
+function rawRequest(
+  port: number,
+  method: string,
+  route: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    // With a User-Agent, as Mailpit's clients send one (without, DELETE answers as MailHog: empty).
+    const headers = { 'user-agent': 'test' };
+    const request = http.request({ host: '127.0.0.1', port, method, path: route, headers }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, text }));
+    });
+    request.on('error', reject);
+    if (body !== undefined) {
+      request.setHeader('content-type', 'application/json');
+      // Node frames no DELETE body by itself.
+      request.setHeader('content-length', Buffer.byteLength(body));
+    }
+    request.end(body);
+  });
+}
+
+test('hostile IDs get 404 or 400 in the JSON error shape, and never reach a folder outside MAIL_DIR', async (t) => {
+  const root = await tempDir();
+  // An MH folder beside MAIL_DIR, where a decoded ../ would lead: it must stay as it is.
+  const outside = path.join(root, 'secret', 'box');
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(path.join(outside, '1'), 'Subject: SECRET\n\nSECRET\n');
+  writeFileSync(path.join(outside, '.mh_sequences'), 'unseen: 1\n');
+  const server = await startHttp(t, { mailDir: path.join(root, 'mail') });
   await send(server, { to: 'ann@example.test', subject: 'x' });
   const encode = (parts: unknown) => `c_${Buffer.from(JSON.stringify(parts)).toString('base64url')}`;
-  for (const id of [
-    '..%2F..',
-    '%2e%2e',
+  const ids = [
+    '../../secret/box/1',
+    '..%2F..%2Fsecret%2Fbox%2F1',
+    '%2e%2e%2f%2e%2e%2fsecret',
     '..',
     'a%00b',
     'A'.repeat(10_000),
-    encode(['../../etc', 'INBOX', 1]),
-    encode(['ann@example.test', '../../../tmp', 1]),
+    encode(['box@../secret', 'INBOX', 1]),
+    encode(['ann@example.test', '../../../secret/box', 1]),
+    encode(['../secret/box@example.test', 'INBOX', 1]),
     '%E0%A4%A',
-  ]) {
-    for (const route of [`/api/v1/message/${id}`, `/api/v1/message/${id}/raw`, `/view/${id}.html`]) {
-      const response = await api(server, route);
-      assert.ok([400, 404].includes(response.status), `${route.slice(0, 60)}: ${response.status}`);
-      assert.match(((await response.json()) as { code: string }).code, /^TMS_/);
+  ];
+  const port = server.httpPort!;
+  for (const id of ids) {
+    const answers = [
+      ...[
+        `/api/v1/message/${id}`,
+        `/api/v1/message/${id}/headers`,
+        `/api/v1/message/${id}/raw`,
+        `/api/v1/message/${id}/part/1`,
+        `/view/${id}.html`,
+        `/api/v1/messages/${id}`,
+        `/api/v1/messages/${id}/download`,
+        `/api/tms/messages/${id}`,
+        `/api/tms/messages/${id}/raw`,
+      ].map((route) => rawRequest(port, 'GET', route)),
+      rawRequest(port, 'DELETE', `/api/v1/messages/${id}`),
+    ];
+    for (const { status, text } of await Promise.all(answers)) {
+      assert.ok([400, 404].includes(status), `${id.slice(0, 40)}: ${status}`);
+      assert.match((JSON.parse(text) as { code: string }).code, /^TMS_/);
+      assert.doesNotMatch(text, /SECRET/);
     }
   }
+  const decoded = ids.map((id) => decodeURIComponent(id.replace('%E0%A4%A', '')));
+  for (const [method, route, body] of [
+    ['PUT', '/api/v1/messages', { IDs: decoded, Read: true }],
+    ['PUT', '/api/v1/tags', { IDs: decoded, Tags: ['Pwned'] }],
+    ['DELETE', '/api/v1/messages', { IDs: decoded }],
+  ] as const)
+    assert.equal((await rawRequest(port, method, route, JSON.stringify(body))).text, 'ok', `${method} ${route}`);
+  assert.equal(readFileSync(path.join(outside, '1'), 'utf8'), 'Subject: SECRET\n\nSECRET\n');
+  assert.equal(readFileSync(path.join(outside, '.mh_sequences'), 'utf8'), 'unseen: 1\n');
+  assert.deepEqual(readdirSync(outside).sort(), ['.mh_sequences', '1']);
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).keys, [1], 'the real message is still there');
 });
 
 test('raw is the stored file byte for byte (8-bit and bare LF kept), and dl=1 makes it a download', async (t) => {
@@ -383,4 +444,176 @@ test('success is exactly 200 everywhere a client might check it', async (t) => {
     ['DELETE', '/api/v1/search?query=nothing'],
   ] as const)
     assert.equal((await api(server, route, { method })).status, 200, `${method} ${route}`);
+});
+
+test('a deleted ID is a 404 on every route that takes one, Mailpit, MailHog and ours', async (t) => {
+  const server = await startHttp(t);
+  const id = await send(server, {
+    to: 'ann@example.test',
+    subject: 'Gone',
+    text: 'text',
+    html: '<p>html</p>',
+    attachments: [{ filename: 'a.txt', content: 'A' }],
+  });
+  const [attachment] = (await json<{ Attachments: Array<{ PartID: string }> }>(api(server, `/api/v1/message/${id}`)))
+    .Attachments;
+  const routes = [
+    `/api/v1/message/${id}`,
+    `/api/v1/message/${id}/headers`,
+    `/api/v1/message/${id}/raw`,
+    `/api/v1/message/${id}/part/${attachment.PartID}`,
+    `/view/${id}.html`,
+    `/view/${id}.txt`,
+    `/api/v1/messages/${id}`,
+    `/api/v1/messages/${id}/download`,
+    `/api/tms/messages/${id}`,
+  ];
+  for (const route of routes) assert.equal((await api(server, route)).status, 200, route);
+  await apiJson(server, 'DELETE', '/api/v1/messages', { IDs: [id] });
+  for (const route of routes) {
+    const response = await api(server, route);
+    assert.deepEqual([response.status, ((await response.json()) as { code: string }).code], [404, 'TMS_NOT_FOUND']);
+  }
+  assert.equal((await api(server, `/api/v1/messages/${id}`, { method: 'DELETE' })).status, 404, "MailHog's delete");
+});
+
+/** One item to ann and bob, one to carl only; `files` tells which of their files are left. */
+async function toAnnBobAndCarl(t: Parameters<typeof startHttp>[0]) {
+  const server = await startHttp(t);
+  const both = await send(server, { to: 'ann@example.test, bob@example.test', subject: 'Both' });
+  const carl = await send(server, { to: 'carl@example.test', subject: 'Carl' });
+  const mailboxes = ['ann@example.test', 'bob@example.test', 'carl@example.test'];
+  const files = () => mailboxes.map((mailbox) => existsSync(path.join(folderOf(server, mailbox), '1')));
+  const unseen = async () =>
+    Promise.all(mailboxes.map(async (mailbox) => (await readWithPython(server, mailbox)).sequences.unseen ?? []));
+  return { server, both, carl, files, unseen };
+}
+
+test('mailbox: in DELETE /api/v1/search deletes the items with a copy there, every copy of them', async (t) => {
+  const { server, files } = await toAnnBobAndCarl(t);
+  const response = await api(server, '/api/v1/search?query=mailbox:bob@example.test', { method: 'DELETE' });
+  assert.equal(await response.text(), 'ok');
+  assert.deepEqual(files(), [false, false, true]);
+});
+
+test("mailbox: in PUT /api/v1/messages' Search marks the items with a copy there read, every copy", async (t) => {
+  const { server, unseen } = await toAnnBobAndCarl(t);
+  await apiJson(server, 'PUT', '/api/v1/messages', { Search: 'mailbox:ann@example.test', Read: true });
+  assert.deepEqual(await unseen(), [[], [], [1]]);
+});
+
+test('mailbox: in latest?query= names the newest item with a copy in that mailbox', async (t) => {
+  const { server, both } = await toAnnBobAndCarl(t);
+  const query = encodeURIComponent('mailbox:bob@example.test');
+  assert.equal((await json<Summary>(api(server, `/api/v1/message/latest?query=${query}`))).ID, both);
+  // The item's raw bytes are its first copy's, ann's.
+  assert.equal(
+    await (await api(server, `/api/v1/message/latest/raw?query=${query}`)).text(),
+    readFileSync(path.join(folderOf(server, 'ann@example.test'), '1'), 'utf8'),
+  );
+  assert.equal((await api(server, `/api/v1/message/latest?query=mailbox:nobody@example.test`)).status, 404);
+});
+
+test('a message dropped into a folder with Python mailbox.MH is an item of its own, read and deleted alone', async (t) => {
+  const server = await startHttp(t);
+  const smtp = await send(server, { to: 'ann@example.test', subject: 'By SMTP' });
+  await python(
+    'import mailbox, sys\nbox = mailbox.MH(sys.argv[1], create=False)\nbox.lock()\n' +
+      'box.add(b"From: py@example.test\\nTo: ann@example.test\\nSubject: Dropped\\n\\nhello\\n")\nbox.unlock()',
+    [folderOf(server, 'ann@example.test')],
+  );
+  await server.store.refresh();
+  const list = await json<List>(api(server, '/api/v1/messages'));
+  assert.deepEqual(
+    list.messages.map((m) => m.Subject),
+    ['Dropped', 'By SMTP'],
+  );
+  const dropped = list.messages[0].ID;
+  assert.match(dropped, /^c_[A-Za-z0-9_-]+$/);
+  assert.notEqual(dropped, smtp);
+  assert.equal((await json<{ Text: string }>(api(server, `/api/v1/message/${dropped}`))).Text, 'hello');
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).sequences, { unseen: [1] });
+  await apiJson(server, 'DELETE', '/api/v1/messages', { IDs: [dropped] });
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).keys, [1]);
+});
+
+test('start and limit page the list and a search, newest first; the default limit is 50', async (t) => {
+  const server = await startHttp(t);
+  const subjects = Array.from({ length: 52 }, (_, i) => `m${i}`);
+  await python(
+    'import smtplib, sys\nwith smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as smtp:\n' +
+      '    for subject in sys.argv[2:]:\n' +
+      '        smtp.sendmail("a@example.test", ["ann@example.test"], f"Subject: {subject}\\r\\n\\r\\nbody\\r\\n")',
+    [String(server.smtpPort), ...subjects],
+  );
+  const page = await json<List>(api(server, '/api/v1/messages?start=1&limit=2'));
+  assert.deepEqual(
+    [page.start, page.count, page.total, page.messages.map((m) => m.Subject)],
+    [1, 2, 52, ['m50', 'm49']],
+  );
+  const all = await json<List>(api(server, '/api/v1/messages'));
+  assert.deepEqual([all.count, all.messages.at(-1)?.Subject], [50, 'm2']);
+  const found = await json<List>(api(server, '/api/v1/search?query=body&start=50'));
+  assert.deepEqual(
+    [found.start, found.count, found.messages_count, found.messages.map((m) => m.Subject)],
+    [50, 2, 52, ['m1', 'm0']],
+  );
+});
+
+test("Mailpit's Sender trigger refuses MAIL FROM with its code; GET reads back what PUT set", async (t) => {
+  const server = await startHttp(t);
+  await apiJson(server, 'PUT', '/api/v1/chaos', { Sender: { ErrorCode: 421, Probability: 100 } });
+  assert.deepEqual(await json(api(server, '/api/v1/chaos')), {
+    Sender: { ErrorCode: 421, Probability: 100 },
+    Recipient: { ErrorCode: 451, Probability: 0 },
+    Authentication: { ErrorCode: 535, Probability: 0 },
+  });
+  assert.deepEqual(
+    server.chaos.list().map((entry) => entry.text),
+    ['mail probability=1 reply=421 4.0.0 Chaos: sender refused'],
+  );
+  await assert.rejects(send(server, { to: 'ann@example.test', subject: 'x' }), /421 4\.0\.0 Chaos: sender refused/);
+  assert.deepEqual(server.store.mailboxes(), []);
+});
+
+test("Mailpit's Authentication trigger cannot be switched on (any login is accepted) and changes nothing", async (t) => {
+  const server = await startHttp(t);
+  const refused = await apiJson(server, 'PUT', '/api/v1/chaos', { Authentication: { Probability: 50 } });
+  assert.deepEqual([refused.status, ((await refused.json()) as { code: string }).code], [400, 'TMS_BAD_REQUEST']);
+  const bad = await apiJson(server, 'PUT', '/api/v1/chaos', { Recipient: { ErrorCode: 250, Probability: 100 } });
+  assert.equal(bad.status, 400, 'not an error code');
+  assert.deepEqual(server.chaos.list(), []);
+  await send(server, { to: 'ann@example.test', subject: 'x' });
+});
+
+test('without the password every route of every API is a 401 and changes nothing', async (t) => {
+  const server = await startHttp(t, { httpAuth: [{ username: 'ann', password: 's3cret' }] });
+  const id = await send(server, { to: 'ann@example.test', subject: 'x', html: '<p>x</p>' });
+  for (const [method, route] of [
+    ['GET', '/api/v1/messages'],
+    ['GET', `/api/v1/message/${id}`],
+    ['GET', `/api/v1/message/${id}/raw`],
+    ['GET', `/view/${id}.html`],
+    ['GET', '/api/v1/info'],
+    ['GET', '/api/v1/openapi.json'],
+    ['GET', '/api/v2/messages'],
+    ['GET', `/api/v1/messages/${id}/download`],
+    ['GET', '/api/v1/mailboxes'],
+    ['GET', '/api/tms/messages'],
+    ['PUT', '/api/v1/messages'],
+    ['PUT', '/api/v1/chaos'],
+    ['POST', '/api/v1/send'],
+    ['DELETE', '/api/v1/messages'],
+    ['DELETE', `/api/v1/messages/${id}`],
+    ['DELETE', '/api/tms/messages'],
+  ] as const) {
+    const response = await api(server, route, { method });
+    assert.deepEqual(
+      [response.status, ((await response.json()) as { code: string }).code],
+      [401, 'TMS_UNAUTHORIZED'],
+      `${method} ${route}`,
+    );
+  }
+  assert.deepEqual(await readWithPython(server, 'ann@example.test'), { keys: [1], sequences: { unseen: [1] } });
+  assert.deepEqual(server.chaos.list(), []);
 });

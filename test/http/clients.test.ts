@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import mailhog from 'mailhog';
 import { MailpitClient } from 'mailpit-api';
+import { python } from '../helpers.js';
 import { folderOf, readWithPython, send, startHttp } from './support.js';
 
 /**
@@ -154,4 +155,89 @@ test('the mailhog client deletes one message, then all, and the files go', async
   await api.deleteAll();
   assert.deepEqual(server.store.allMessages(), []);
   assert.deepEqual((await readWithPython(server, 'carl@example.test')).keys, []);
+});
+
+/** Sent with Python's smtplib (EHLO python.test), header names in the case the sender wrote them. */
+async function sendOddlyCased(server: Parameters<typeof folderOf>[0] & { smtpPort: number }): Promise<string> {
+  const message = [
+    'From: shop@example.test',
+    'To: ann@example.test',
+    'SUBJECT: Cased',
+    'X-Custom-HEADER: kept',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/alternative; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'caf=C3=A9',
+    '--b',
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'PHA+Y2Fmw6k8L3A+',
+    '--b--',
+    '',
+  ].join('\r\n');
+  // sendmail raises unless every recipient is accepted.
+  await python(
+    'import smtplib, sys\nwith smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as smtp:\n' +
+      '    smtp.ehlo("python.test")\n' +
+      '    smtp.sendmail("bounce@example.test", ["ann@example.test", "bob@example.test"], sys.argv[2].encode())',
+    [String(server.smtpPort), message],
+  );
+  return ((await (await fetch(`${server.httpUrl}/api/v2/messages`)).json()) as { items: Array<{ ID: string }> })
+    .items[0].ID;
+}
+
+test("MailHog's GET /api/v1/messages/{id}: header names as sent, bodies still encoded, the parts, and Raw", async (t) => {
+  const server = await startHttp(t);
+  const id = await sendOddlyCased(server);
+  const message = (await (await fetch(`${server.httpUrl}/api/v1/messages/${id}`)).json()) as {
+    ID: string;
+    Content: { Headers: Record<string, string[]>; Body: string };
+    MIME: { Parts: Array<{ Headers: Record<string, string[]>; Body: string }> };
+    Raw: { From: string; To: string[]; Data: string; Helo: string };
+  };
+  assert.equal(message.ID, id);
+  assert.deepEqual(
+    [message.Content.Headers['SUBJECT'], message.Content.Headers['X-Custom-HEADER']],
+    [['Cased'], ['kept']],
+  );
+  assert.equal(message.Content.Headers['Subject'], undefined);
+  assert.match(message.Content.Body, /\r\ncaf=C3=A9\r\n/);
+  assert.deepEqual(
+    message.MIME.Parts.filter((part) => part.Body !== '' && part.Body !== '--').map((part) => part.Body),
+    ['caf=C3=A9', 'PHA+Y2Fmw6k8L3A+'],
+  );
+  assert.deepEqual(
+    [message.Raw.From, message.Raw.To, message.Raw.Helo],
+    ['bounce@example.test', ['ann@example.test', 'bob@example.test'], 'python.test'],
+  );
+  assert.equal(message.Raw.Data, readFileSync(annFile(server), 'utf8'));
+});
+
+test("MailHog's download is the stored file byte for byte, as an attachment", async (t) => {
+  const server = await startHttp(t);
+  const id = await sendOddlyCased(server);
+  const response = await fetch(`${server.httpUrl}/api/v1/messages/${id}/download`);
+  assert.deepEqual(Buffer.from(await response.arrayBuffer()), readFileSync(annFile(server)));
+  assert.equal(response.headers.get('content-disposition'), `attachment; filename="${id}.eml"`);
+});
+
+test('mailpit-api marks read by search and pages the list with start and limit', async (t) => {
+  const { server, mailpit, id } = await withOrder(t);
+  const other = await send(server, { to: 'carl@example.test', subject: 'Other' });
+  assert.equal(await mailpit.setReadStatus({ Search: 'mailbox:bob@example.test', Read: true }), 'ok');
+  assert.deepEqual((await readWithPython(server, 'ann@example.test')).sequences, {});
+  assert.deepEqual((await readWithPython(server, 'carl@example.test')).sequences, { unseen: [1] });
+  const pages = [await mailpit.listMessages(0, 1), await mailpit.listMessages(1, 1)];
+  assert.deepEqual(
+    pages.map((page) => [page.start, page.count, page.total, page.unread, page.messages[0].ID]),
+    [
+      [0, 1, 2, 1, other],
+      [1, 1, 2, 1, id],
+    ],
+  );
 });

@@ -54,7 +54,7 @@ async function subjects(query: string): Promise<string[]> {
 
 const both = ['order', 'welcome'];
 /** `{between}` and `{middle}` stand for the moment and the size found at the start. */
-const cases: Array<[string, string[]]> = [
+const cases: Array<[string, string[], string?]> = [
   ['to:bob', ['order']],
   ['to:eve@example', ['welcome']],
   ['from:smith', ['order']],
@@ -80,6 +80,9 @@ const cases: Array<[string, string[]]> = [
   ['mailbox:dave@example.test', ['order']],
   ['mailbox:EVE@example.test', ['welcome']],
   ['shoes', ['order']],
+  ['shipped', ['order'], 'a word of the subject only'],
+  ['smith', ['order'], 'a word of the From name only'],
+  ['carl', ['order'], 'a word of the Cc only'],
   ['"blue shoes"', ['order']],
   ['"shoes blue"', []],
   ['hello', ['welcome']],
@@ -88,8 +91,9 @@ const cases: Array<[string, string[]]> = [
   ['example.test', both],
 ];
 
-for (const [query, expected] of cases) {
-  test(`on the real index, ${query} finds ${expected.length === 0 ? 'nothing' : expected.join(' and ')}`, async () => {
+for (const [query, expected, why] of cases) {
+  const found = expected.length === 0 ? 'nothing' : expected.join(' and ');
+  test(`on the real index, ${query} finds ${found}${why === undefined ? '' : ` (${why})`}`, async () => {
     const filled = query.replace('{between}', between.toISOString()).replace('{middle}', String(middleSize));
     assert.deepEqual(await subjects(filled), expected);
   });

@@ -10,6 +10,7 @@ import { canonicalHeaderName, headersMap, mailpitMessage, messageSummary } from 
 import { parseMessage } from '../../src/testing/message.js';
 import { startServer } from '../helpers.js';
 import { sendRaw } from '../testing/support.js';
+import { send, sendWithPython, startHttp } from './support.js';
 
 const order = [
   'From: Shop <shop@example.test>',
@@ -264,4 +265,76 @@ test('MailHog paths split relays, mailbox and domain', () => {
     Domain: 'y.test',
     Params: '',
   });
+});
+
+/** Over HTTP, through Fastify's serializer, as a client gets it. */
+async function getJson<T>(server: { httpUrl?: string }, route: string): Promise<T> {
+  return (await fetch(`${server.httpUrl}${route}`)).json() as Promise<T>;
+}
+
+test('over HTTP, a plain message has its empty lists as [], MessageID without <>, and Date from its header', async (t) => {
+  const server = await startHttp(t);
+  const id = await sendWithPython(
+    server,
+    [
+      'msg = EmailMessage()',
+      'msg["From"] = "py@example.test"',
+      'msg["To"] = "ann@example.test"',
+      'msg["Subject"] = "Plain"',
+      'msg["Message-ID"] = "<plain.1@example.test>"',
+      'msg["Date"] = "Sun, 01 Mar 2026 11:59:00 +0200"',
+      'msg.set_content("hello")',
+    ].join('\n'),
+  );
+  const message = await getJson<Record<string, unknown>>(server, `/api/v1/message/${id}`);
+  assert.deepEqual(
+    ['Cc', 'Bcc', 'ReplyTo', 'Tags', 'Inline', 'Attachments'].map((key) => [key, message[key]]),
+    ['Cc', 'Bcc', 'ReplyTo', 'Tags', 'Inline', 'Attachments'].map((key) => [key, []]),
+  );
+  assert.equal(message.MessageID, 'plain.1@example.test');
+  assert.equal(message.Date, '2026-03-01T09:59:00.000Z');
+  assert.deepEqual((message.ListUnsubscribe as { Links: unknown }).Links, []);
+  const [summary] = (await getJson<{ messages: Array<Record<string, unknown>> }>(server, '/api/v1/messages')).messages;
+  assert.deepEqual(
+    [summary.MessageID, summary.Cc, summary.Bcc, summary.ReplyTo, summary.Tags, summary.Attachments],
+    ['plain.1@example.test', [], [], [], [], 0],
+  );
+});
+
+test("over HTTP, a summary's Snippet is the body as plain text, white space collapsed", async (t) => {
+  const server = await startHttp(t);
+  await send(server, {
+    to: 'ann@example.test',
+    subject: 'Styled',
+    html: '<html><head><style>p { color: red }</style></head><body><p>Hello\n\n   <b>there</b></p>\t<p>friend &amp; more</p></body></html>',
+  });
+  const [summary] = (await getJson<{ messages: Array<{ Snippet: string }> }>(server, '/api/v1/messages')).messages;
+  assert.equal(summary.Snippet, 'Hello there friend & more');
+});
+
+test('over HTTP, an inline image is in Inline, not in Attachments, and the summary counts only the attachment', async (t) => {
+  const server = await startHttp(t);
+  const id = await send(server, {
+    to: 'ann@example.test',
+    subject: 'With logo',
+    html: '<p>Hi</p><img src="cid:logo@app">',
+    attachments: [
+      { filename: 'logo.png', content: Buffer.from('iVBORw0KGgo=', 'base64'), cid: 'logo@app' },
+      { filename: 'terms.txt', content: 'terms' },
+    ],
+  });
+  const message = await getJson<{ Inline: Array<{ ContentID: string }>; Attachments: Array<{ FileName: string }> }>(
+    server,
+    `/api/v1/message/${id}`,
+  );
+  assert.deepEqual(
+    message.Inline.map((part) => part.ContentID),
+    ['logo@app'],
+  );
+  assert.deepEqual(
+    message.Attachments.map((part) => part.FileName),
+    ['terms.txt'],
+  );
+  const [summary] = (await getJson<{ messages: Array<{ Attachments: number }> }>(server, '/api/v1/messages')).messages;
+  assert.equal(summary.Attachments, 1);
 });

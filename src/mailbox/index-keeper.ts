@@ -152,13 +152,16 @@ export class IndexKeeper {
 
   private async compareOnce(ref: FolderRef, initial: boolean): Promise<void> {
     const dir = this.folderDir(ref);
+    // The stamp is taken before the listing: a file added in between makes the next stamp differ
+    // (and is compared again), where a stamp taken after would hide it until the next change.
+    const stamp = this.stampOf(dir);
     const listing = listFolder(dir);
     let state = this.index.folder(ref);
     if (!listing) {
       if (state) this.dropFolder(state, true);
       return;
     }
-    this.stamps.set(folderKey(ref), this.stampOf(dir));
+    this.stamps.set(folderKey(ref), stamp);
     let change: 'created' | 'recreated' = 'created';
     let previousUidValidity = this.index.pastUidValidity(ref);
     if (state && listing.uidValidity !== state.uidValidity) {

@@ -34,6 +34,8 @@ export class ChangeWatcher {
   private resting: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
+  /** A refresh a notification asked for is yet to start. */
+  private notifiedWaiting = false;
   private notificationsFailed = false;
 
   constructor(
@@ -86,6 +88,7 @@ export class ChangeWatcher {
     this.poll = undefined;
     this.pending = undefined;
     this.resting = undefined;
+    this.notifiedWaiting = false;
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
   }
@@ -125,12 +128,17 @@ export class ChangeWatcher {
   private soon(): void {
     this.pending ??= setTimeout(() => {
       this.pending = undefined;
-      this.refresh();
+      this.refresh(true);
     }, settleMs);
   }
 
-  /** One refresh at a time; one asked for meanwhile, or while resting, runs after. */
-  private refresh(): void {
+  /**
+   * One refresh at a time; one asked for meanwhile, or while resting, runs after. `notified`: a
+   * notification asked for it, whose timer kept the process alive (as an awaited change needs);
+   * the rest keeps it alive too then, while the poll's never does.
+   */
+  private refresh(notified = false): void {
+    this.notifiedWaiting ||= notified;
     if (this.refreshing) {
       this.refreshAgain = true;
       return;
@@ -141,8 +149,10 @@ export class ChangeWatcher {
         this.resting = undefined;
         if (this.scopes.size > 0) this.refresh();
       }, rest).unref();
+      if (this.notifiedWaiting) this.resting.ref();
       return;
     }
+    this.notifiedWaiting = false;
     const started = performance.now();
     this.refreshing = this.refreshScopes()
       .catch((error: unknown) => this.log.error(`Looking for outside changes failed: ${(error as Error).message}`))

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { RawSmtp } from '../../test/helpers.js';
-import { startChild, stopChild, type Child } from '../lib/children.js';
+import { startChild, stopChild } from '../lib/children.js';
 import { needle, needleEvery, storedMailDir } from '../lib/maildir.js';
 import { residentBytes, serverEnv } from '../lib/servers.js';
 import { count, mib, ms, percentile } from '../lib/stats.js';
@@ -42,9 +42,9 @@ export function httpCase(options: HttpCaseOptions): BenchCase {
         cwd: ctx.repoRoot,
       });
       try {
-        const [, smtpPort] = await logged(server, /SMTP listening on [^\s]+:(\d+)/);
-        const [, httpPort] = await logged(server, /HTTP listening on [^\s]+:(\d+)/);
-        const [indexed] = await logged(server, /Indexed \d+ messages in \d+ mailboxes in [\d.]+ s/);
+        const [, smtpPort] = (await server.logged(/SMTP listening on [^\s]+:(\d+)/)).match;
+        const [, httpPort] = (await server.logged(/HTTP listening on [^\s]+:(\d+)/)).match;
+        const [indexed] = (await server.logged(/Indexed \d+ messages in \d+ mailboxes in [\d.]+ s/)).match;
         ctx.progress(`  ${indexed}`);
         const base = `http://127.0.0.1:${httpPort}`;
         const firstPage = await requestTimes(base, '/api/v1/messages', options.requests, options.messages);
@@ -81,18 +81,6 @@ export function httpCase(options: HttpCaseOptions): BenchCase {
 
 function row(name: string, value: number, targetMs: number): ResultRow {
   return { name, ours: ms(value), target: `< ${ms(targetMs)}`, met: value < targetMs };
-}
-
-/** Waits (bounded) until the server's log shows `pattern`. */
-async function logged(child: Child, pattern: RegExp, timeoutMs = 300_000): Promise<RegExpExecArray> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(child.output());
-    if (match) return match;
-    if (child.hasExited()) throw new Error(`the server exited before logging ${pattern}:\n${child.output()}`);
-    if (performance.now() > deadline) throw new Error(`no ${pattern} in the server's log within ${timeoutMs / 1000} s`);
-    await sleep(20);
-  }
 }
 
 /** Times `requests` GETs one after another; each answer must count `expected` matches. */

@@ -12,18 +12,6 @@ import { residentBytes, serverEnv } from '../lib/servers.js';
 import { median, mib, ms, percentile } from '../lib/stats.js';
 import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
 
-/** Waits for a line of the child's standard error matching `pattern`; resolves with performance.now(). */
-function lineSeen(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<number> {
-  return new Promise((resolve) => {
-    const lines = createInterface({ input: stream });
-    lines.on('line', (line) => {
-      if (!pattern.test(line)) return;
-      lines.close();
-      resolve(performance.now());
-    });
-  });
-}
-
 export function indexStartupCase(
   options: StoredMailShape & { targetListeningMs: number; targetIndexMs: number; targetRssBytes: number },
 ): BenchCase {
@@ -49,9 +37,9 @@ export function indexStartupCase(
           },
         );
         try {
-          const [listeningAt, indexedAt] = await Promise.all([
-            lineSeen(child.stderr, /SMTP listening on /),
-            lineSeen(child.stderr, /INFO Indexed \d+ messages/),
+          const [{ at: listeningAt }, { at: indexedAt }] = await Promise.all([
+            child.logged(/SMTP listening on /),
+            child.logged(/INFO Indexed \d+ messages/),
           ]);
           listening.push(listeningAt - started);
           indexed.push(indexedAt - started);

@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const live = new Set<ChildProcess>();
@@ -22,9 +23,18 @@ export interface Child {
   readonly exited: Promise<ExitStatus>;
   /** The last few KiB of its standard output and error, for error messages. */
   output(): string;
-  /** Its standard error as it comes (log lines a case waits for). */
-  readonly stderr: NodeJS.ReadableStream;
+  /**
+   * The first line of its output (standard output or error, seen so far or to come) matching
+   * `pattern`, with when it came (performance.now()); rejects if the process exits first or none
+   * comes within `timeoutMs`.
+   */
+  logged(pattern: RegExp, timeoutMs?: number): Promise<{ match: RegExpExecArray; at: number }>;
   hasExited(): boolean;
+}
+
+interface LineWaiter {
+  readonly pattern: RegExp;
+  readonly resolve: (seen: { match: RegExpExecArray; at: number }) => void;
 }
 
 export function startChild(
@@ -44,6 +54,19 @@ export function startChild(
   };
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
+  // Every line, with when it came, for cases that wait for a log line (a bench run logs a few hundred).
+  const lines: Array<{ line: string; at: number }> = [];
+  const waiters = new Set<LineWaiter>();
+  const heard = (line: string) => {
+    const at = performance.now();
+    lines.push({ line, at });
+    for (const waiter of waiters) {
+      const match = waiter.pattern.exec(line);
+      if (match) waiter.resolve({ match, at });
+    }
+  };
+  createInterface({ input: proc.stdout }).on('line', heard);
+  createInterface({ input: proc.stderr }).on('line', heard);
   let done = false;
   const exited = new Promise<ExitStatus>((resolve) => {
     proc.once('exit', (code, signal) => {
@@ -64,7 +87,28 @@ export function startChild(
     command: `${command} ${args.join(' ')}`,
     exited,
     output: () => tail.trim(),
-    stderr: proc.stderr,
+    logged: (pattern, timeoutMs = 300_000) =>
+      new Promise((resolve, reject) => {
+        for (const { line, at } of lines) {
+          const match = pattern.exec(line);
+          if (match) return resolve({ match, at });
+        }
+        const finish = (settle: () => void) => {
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          settle();
+        };
+        const waiter: LineWaiter = { pattern, resolve: (seen) => finish(() => resolve(seen)) };
+        const timer = setTimeout(
+          () =>
+            finish(() => reject(new Error(`no ${pattern} in the output of ${command} within ${timeoutMs / 1000} s`))),
+          timeoutMs,
+        );
+        waiters.add(waiter);
+        void exited.then(() =>
+          finish(() => reject(new Error(`${command} exited before printing ${pattern}:\n${tail.trim()}`))),
+        );
+      }),
     hasExited: () => done,
   };
 }

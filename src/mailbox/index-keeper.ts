@@ -46,6 +46,7 @@ export class IndexKeeper {
   /** Own deliveries in flight, per folder. */
   private readonly inFlight = new Map<string, number>();
   private listStamp: Stamp | undefined;
+  private firstScan: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -81,14 +82,22 @@ export class IndexKeeper {
   }
 
   /** The first scan: every folder of every mailbox, into the index, without change events. */
-  async scanAll(): Promise<void> {
+  scanAll(): Promise<void> {
+    const scan = this.scanEverything();
+    this.firstScan = scan.catch(() => {});
+    return scan;
+  }
+
+  private async scanEverything(): Promise<void> {
+    // Taken before the listing, so a mailbox made meanwhile is found by the next refresh.
+    const listStamp = this.mailboxListStamp();
     const inboxes = this.listMailboxes().map((mailbox) => ({ mailbox, folder: inboxName }));
     let next = 0;
     const worker = async () => {
       while (next < inboxes.length) await this.compare(inboxes[next++], true);
     };
     await Promise.all(Array.from({ length: scanConcurrency }, worker));
-    this.listStamp = this.stampOf(this.mailDir);
+    this.listStamp = listStamp;
   }
 
   /**
@@ -96,6 +105,9 @@ export class IndexKeeper {
    * domain's directory changed, and each folder in scope whose stamp is new.
    */
   async refresh(scope: { readonly mailbox?: string } = {}): Promise<void> {
+    // Until the first scan is done, what it has not reached yet is not new: comparing it now
+    // would announce every stored message as added by another process.
+    await this.firstScan;
     const known = new Set(this.index.mailboxes());
     if (scope.mailbox === undefined) {
       const stamp = this.mailboxListStamp();

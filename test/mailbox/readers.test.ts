@@ -401,3 +401,33 @@ test('a store over a MAIL_DIR written by an earlier run indexes it all, with sum
     await second.close();
   }
 });
+
+test('a watch opened while the first scan runs hears of no stored message as added, only of what comes after', async () => {
+  const mailDir = await tempDir();
+  for (let box = 0; box < 300; box++) {
+    const folder = path.join(mailDir, 'x.test', `user${box}`);
+    await mkdir(folder, { recursive: true });
+    for (const n of [1, 2, 3]) await writeFile(path.join(folder, String(n)), `Subject: old ${box}/${n}\n\nbody\n`);
+  }
+  const store = await openStore(mailDir);
+  const added: string[] = [];
+  let late: () => void;
+  const lateSeen = new Promise<void>((resolve) => (late = resolve));
+  const watch = store.watch('all', (change) => {
+    if (change.kind !== 'added') return;
+    added.push(change.message.mailbox);
+    if (change.message.mailbox === 'late@x.test') late();
+  });
+  try {
+    await store.indexed;
+    assert.equal(store.allMessages().length, 900);
+    // Written once the index is complete: the one message a watcher may hear of.
+    await mkdir(path.join(mailDir, 'x.test', 'late'));
+    await writeFile(path.join(mailDir, 'x.test', 'late', '1'), 'Subject: new\n\nbody\n');
+    await lateSeen;
+    assert.deepEqual(added, ['late@x.test']);
+  } finally {
+    watch.close();
+    await store.close();
+  }
+});

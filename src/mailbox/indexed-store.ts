@@ -435,6 +435,9 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
 
   /** The folder's state if the index knows it; undefined for unknown or invalid names. */
   private knownFolder(ref: FolderRef): FolderState | undefined {
+    // A ref taken from the index (the usual caller's) names its folder exactly: no checks needed.
+    const exact = this.index.folder(ref);
+    if (exact) return exact;
     try {
       return this.index.folder(this.checkedFolder(ref));
     } catch (error) {

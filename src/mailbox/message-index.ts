@@ -64,6 +64,7 @@ function compareText(a: string, b: string): number {
 
 export class MessageIndex {
   private readonly folderStates = new Map<string, FolderState>();
+  private folderChanges = 0;
   private readonly byMailbox = new Map<string, Map<string, FolderState>>();
   /** Every entry in arrival order; new mail goes at the end, so keeping it sorted is cheap. */
   private ordered: Entry[] = [];
@@ -93,6 +94,11 @@ export class MessageIndex {
     return [...this.folderStates.values()];
   }
 
+  /** Goes up whenever a folder is added or removed: what depends on the set of folders is redone only then. */
+  get foldersVersion(): number {
+    return this.folderChanges;
+  }
+
   /** Adds a folder (empty), or returns the one there. */
   addFolder(ref: FolderRef, uidValidity: number, highWater: number): FolderState {
     const key = folderKey(ref);
@@ -107,6 +113,7 @@ export class MessageIndex {
       removed: [],
     };
     this.folderStates.set(key, state);
+    this.folderChanges++;
     let folders = this.byMailbox.get(ref.mailbox);
     if (!folders) this.byMailbox.set(ref.mailbox, (folders = new Map<string, FolderState>()));
     folders.set(ref.folder, state);
@@ -119,6 +126,7 @@ export class MessageIndex {
     if (!state) return [];
     const numbers = this.remove(state, [...state.messages.keys()]).map((entry) => entry.number);
     this.folderStates.delete(folderKey(ref));
+    this.folderChanges++;
     this.pastUidValidities.set(folderKey(ref), state.uidValidity);
     const folders = this.byMailbox.get(ref.mailbox)!;
     folders.delete(ref.folder);

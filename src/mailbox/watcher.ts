@@ -20,6 +20,8 @@ const settleMs = 15;
  */
 const restFactor = 19;
 const maxRestMs = 1000;
+/** How long the directories stay watched after the last watch closed. */
+const lingerMs = 2000;
 
 /** What a reader watches: everything, or one mailbox with all its folders. */
 export type WatchScope = 'all' | { readonly mailbox: string };
@@ -37,6 +39,13 @@ export class ChangeWatcher {
   /** A refresh a notification asked for is yet to start. */
   private notifiedWaiting = false;
   private notificationsFailed = false;
+  /** After the last watch closed: the directories stay watched until this fires. */
+  private lingering: NodeJS.Timeout | undefined;
+  /** A notification came while lingering: the next watch must compare. */
+  private noticedUnwatched = false;
+  /** What the watched directories were last made to fit: the scopes, and the index's folder set. */
+  private syncedScopes: string | undefined;
+  private syncedVersion = -1;
 
   constructor(
     private readonly mailDir: string,
@@ -45,13 +54,22 @@ export class ChangeWatcher {
     private readonly log: Logger,
   ) {}
 
-  /** Starts watching `scope` (at once: a comparison runs now); the returned function stops. */
+  /**
+   * Starts watching `scope`; the returned function stops. A comparison runs now, unless the scope
+   * was watched already (or is covered by 'all') and nothing was noticed while nobody watched.
+   */
   open(scope: WatchScope): () => void {
     const key = scopeKey(scope);
+    const covered = this.scopes.has('all') || this.scopes.has(key);
     this.scopes.set(key, (this.scopes.get(key) ?? 0) + 1);
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     this.poll ??= setInterval(() => this.refresh(), pollIntervalMs).unref();
     this.syncDirectories();
-    this.refresh();
+    if (!covered || this.noticedUnwatched || this.notificationsFailed) {
+      this.noticedUnwatched = false;
+      this.refresh();
+    }
     let open = true;
     return () => {
       if (!open) return;
@@ -59,14 +77,20 @@ export class ChangeWatcher {
       const left = this.scopes.get(key)! - 1;
       if (left > 0) this.scopes.set(key, left);
       else this.scopes.delete(key);
-      if (this.scopes.size === 0) this.stop();
-      else this.syncDirectories();
+      if (this.scopes.size > 0) this.syncDirectories();
+      // Waiters come one after another (a test's waitForMessage each): the directories stay
+      // watched a moment, so the next one does not set up a watch per folder again.
+      else this.lingering ??= setTimeout(() => this.stop(), lingerMs).unref();
     };
   }
 
   /** After the index learned of new folders (or lost some): watch exactly the directories in scope. */
   syncDirectories(): void {
     if (this.scopes.size === 0 || this.notificationsFailed) return;
+    const scopes = [...this.scopes.keys()].sort().join(',');
+    if (scopes === this.syncedScopes && this.index.foldersVersion === this.syncedVersion) return;
+    this.syncedScopes = scopes;
+    this.syncedVersion = this.index.foldersVersion;
     const wanted = this.directoriesInScope();
     for (const [dir, watcher] of this.watchers) {
       if (wanted.has(dir)) continue;
@@ -82,6 +106,10 @@ export class ChangeWatcher {
   }
 
   private stop(): void {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
+    this.syncedScopes = undefined;
+    this.noticedUnwatched = false;
     clearInterval(this.poll);
     clearTimeout(this.pending);
     clearTimeout(this.resting);
@@ -111,8 +139,12 @@ export class ChangeWatcher {
   private watchDirectory(dir: string): void {
     try {
       const watcher = fs.watch(dir, { persistent: false }, () => this.soon());
-      // A watched directory that is removed ends its watcher with an error: the next sync drops it.
-      watcher.on('error', () => this.watchers.delete(dir));
+      // A watched directory that is removed ends its watcher with an error: the next sync drops it
+      // (or watches it again, made anew).
+      watcher.on('error', () => {
+        this.watchers.delete(dir);
+        this.syncedScopes = undefined;
+      });
       this.watchers.set(dir, watcher);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -126,6 +158,10 @@ export class ChangeWatcher {
   }
 
   private soon(): void {
+    if (this.scopes.size === 0) {
+      this.noticedUnwatched = true;
+      return;
+    }
     this.pending ??= setTimeout(() => {
       this.pending = undefined;
       this.refresh(true);

@@ -1,7 +1,8 @@
 /**
  * Noticing what other processes do to MAIL_DIR while someone is watching: file-system
  * notifications on the watched directories for speed, and a poll of their stamps as the bounded
- * fallback (notifications do not cross some mounts, and can run out). Nobody watching costs nothing.
+ * fallback (notifications do not cross some mounts, and can run out). Nobody watching costs nothing,
+ * a moment after the last watch closed.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -12,8 +12,13 @@ import { bareLineFeeds, withCrlf } from './served.js';
 /** Below this, a stream is made from the bytes read at once. */
 const streamWholeBelow = 1024 * 1024;
 
+interface OpenedMessage {
+  readonly handle: FileHandle;
+  readonly size: number;
+}
+
 /** Opens a message file without following a symlink (nor waiting on a FIFO); undefined when it is not (or no longer) one. */
-async function openMessage(file: string): Promise<{ handle: FileHandle; size: number } | undefined> {
+async function openMessage(file: string): Promise<OpenedMessage | undefined> {
   let handle: FileHandle;
   try {
     handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -38,23 +43,36 @@ export async function readMessage(
 ): Promise<Buffer | undefined> {
   const opened = await openMessage(file);
   if (!opened) return undefined;
-  const { handle, size } = opened;
   try {
-    const converting = options.crlf === true && knownServedSize !== size;
-    if (!converting)
-      return await readRange(
-        handle,
-        Math.min(options.range?.start ?? 0, size),
-        Math.min(options.range?.end ?? size, size),
-      );
-    const served = withCrlf(await readRange(handle, 0, size));
-    return served.subarray(
-      Math.min(options.range?.start ?? 0, served.length),
-      Math.min(options.range?.end ?? served.length, served.length),
-    );
+    return await readOpened(opened, options, knownServedSize);
   } finally {
-    await handle.close();
+    await opened.handle.close();
   }
+}
+
+async function readOpened(
+  { handle, size }: OpenedMessage,
+  options: ReadOptions,
+  knownServedSize: number | undefined,
+): Promise<Buffer> {
+  if (!converts(options, size, knownServedSize)) {
+    const { start, end } = span(options, size);
+    return readRange(handle, start, end);
+  }
+  const served = withCrlf(await readRange(handle, 0, size));
+  const { start, end } = span(options, served.length);
+  return served.subarray(start, end);
+}
+
+/** Whether the bytes must be given CRLF ends: asked for, and the file is not known to have them. */
+function converts(options: ReadOptions, size: number, knownServedSize: number | undefined): boolean {
+  return options.crlf === true && knownServedSize !== size;
+}
+
+/** The range asked for, within `size` bytes. */
+function span(options: ReadOptions, size: number): { start: number; end: number } {
+  const end = Math.min(options.range?.end ?? size, size);
+  return { start: Math.min(options.range?.start ?? 0, end), end };
 }
 
 async function readRange(handle: FileHandle, start: number, end: number): Promise<Buffer> {
@@ -76,15 +94,15 @@ export async function streamMessage(
 ): Promise<Readable | undefined> {
   const opened = await openMessage(file);
   if (!opened) return undefined;
-  const { handle, size } = opened;
-  const end = Math.min(options.range?.end ?? size, size);
-  const start = Math.min(options.range?.start ?? 0, end);
-  if (size < streamWholeBelow || end === start || (options.crlf === true && knownServedSize !== size)) {
-    await handle.close();
-    const bytes = await readMessage(file, options, knownServedSize);
-    return bytes === undefined ? undefined : Readable.from([bytes]);
+  const { start, end } = span(options, opened.size);
+  if (opened.size >= streamWholeBelow && end > start && !converts(options, opened.size, knownServedSize))
+    return opened.handle.createReadStream({ start, end: end - 1, autoClose: true });
+  // Small, empty or converted: read at once, from the file already open.
+  try {
+    return Readable.from([await readOpened(opened, options, knownServedSize)]);
+  } finally {
+    await opened.handle.close();
   }
-  return handle.createReadStream({ start, end: end - 1, autoClose: true });
 }
 
 /** Octets with CRLF line ends, reading the file once. */

@@ -250,7 +250,11 @@ export class IndexKeeper {
     if (!initial) this.emit({ kind: 'added', message: entry, external: true });
   }
 
-  /** The sequences file as it is now, against the flags the index holds. */
+  /**
+   * The sequences file as it is now, against the flags the index holds. Read again rather than
+   * taken from the listing: adding found files awaited the scan threads, and flags this store
+   * set meanwhile must not be put back to the listing's.
+   */
   private compareFlags(state: FolderState, dir: string, initial: boolean): void {
     const text = readSmallFile(path.join(dir, sequencesFileName)) ?? '';
     const numbers = [...state.messages.keys()];

@@ -16,7 +16,7 @@ import type { MailboxName } from './address.js';
 import { UnsafePathError } from './errors.js';
 import { lockDirName, tempDirName, type TempNames } from './layout.js';
 
-const { O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = fs.constants;
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } = fs.constants;
 const directoryMode = 0o750;
 const fileMode = 0o640;
 /** A temp name already taken, or .tmp just removed, is retried with the next name; more is not a coincidence. */
@@ -161,26 +161,6 @@ export function openNoFollow(file: string, flags: number): number {
   } catch (error) {
     if (isCode(error, 'ELOOP')) throw new UnsafePathError(file, 'is a symbolic link');
     throw error;
-  }
-}
-
-/**
- * A file's bytes, or undefined when it is missing or not a regular file (a link, a directory,
- * a FIFO): what a reader may serve.
- */
-export async function readRegularFile(file: string): Promise<Buffer | undefined> {
-  let handle: fs.promises.FileHandle;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer.
-    handle = await fs.promises.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch (error) {
-    if (isCode(error, 'ENOENT') || isCode(error, 'ELOOP') || isCode(error, 'ENOTDIR')) return undefined;
-    throw error;
-  }
-  try {
-    return (await handle.stat()).isFile() ? await handle.readFile() : undefined;
-  } finally {
-    await handle.close();
   }
 }
 

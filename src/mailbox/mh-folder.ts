@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { withDotLock, type LockSettings } from './dot-lock.js';
 import { FolderFullError, UnsafePathError } from './errors.js';
 import { addNewMessage, unseenSequence } from './flags.js';
-import { isCode, openNoFollow, readRegularFile, removeIfPresent } from './mail-dir.js';
+import { isCode, openNoFollow, removeIfPresent } from './mail-dir.js';
 import type { Flag } from './reader.js';
 import { addRange, formatSequences, parseSequences, removeNumbers, type Sequences } from './sequences.js';
 
@@ -84,15 +84,15 @@ export class MhFolder {
     });
   }
 
-  /**
-   * Deletes messages and drops them from every sequence. The high-water mark is raised first,
-   * so even the highest number is never given out again.
-   */
   /** Hands `change` the sequences under the lock and writes them back (readers' flag changes). */
   async changeSequences(change: (sequences: Sequences) => void): Promise<void> {
     await withDotLock(path.join(this.dir, lockFile), this.context.lock, () => this.updateSequences(change));
   }
 
+  /**
+   * Deletes messages and drops them from every sequence. The high-water mark is raised first,
+   * so even the highest number is never given out again.
+   */
   async removeMessages(numbers: readonly number[]): Promise<void> {
     if (numbers.length === 0) return;
     await withDotLock(path.join(this.dir, lockFile), this.context.lock, () => {
@@ -103,19 +103,6 @@ export class MhFolder {
         for (const [name, ranges] of sequences) sequences.set(name, removeNumbers(ranges, numbers));
       });
     });
-  }
-
-  /** Numbers of the messages a reader may serve now (regular files, not links), ascending. */
-  list(): number[] {
-    const numbers: number[] = [];
-    for (const entry of this.entries())
-      if (entry.isFile() && isMessageName(entry.name)) numbers.push(Number(entry.name));
-    return numbers.sort((a, b) => a - b);
-  }
-
-  /** The message's bytes; undefined when it is gone or is not a regular file. */
-  readMessage(n: number): Promise<Buffer | undefined> {
-    return readRegularFile(this.messagePath(n));
   }
 
   messagePath(n: number): string {

@@ -6,6 +6,7 @@
  * of 0) is ignored or, for sizes, searched as a word. Our own `mailbox:` term is added.
  */
 import type { HeaderAddress, MessageSummary } from '../mailbox/reader.js';
+import { cleanString } from '../mailbox/summary.js';
 
 /** What a search looks at: one stored copy, or one Mailpit item (every copy of a transaction). */
 export interface Searchable {
@@ -67,20 +68,6 @@ export function parseSearch(query: string, options: SearchOptions = {}): Negatab
 export function compileSearch(query: string, options: SearchOptions = {}): (subject: Searchable) => boolean {
   const terms = parseSearch(query, options);
   return (subject) => terms.every((term) => matchTerm(term, subject) !== term.negated);
-}
-
-/**
- * Mailpit's cleanString: `< > " , ; ( )`, tabs, line breaks and U+FEFF become spaces, then white
- * space is collapsed and the text lowercased. Applied to stored search text and to queries alike.
- */
-export function cleanString(text: string): string {
-  return text
-    .replace(/[\uFEFF\r\n\t<>",;()]/g, ' ')
-    .trim()
-    .split(/\s+/)
-    .filter((word) => word !== '')
-    .join(' ')
-    .toLowerCase();
 }
 
 /** Mailpit's ArgsParser: split on spaces outside double quotes; the quotes themselves are dropped. */

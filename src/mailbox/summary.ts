@@ -187,8 +187,16 @@ function searchText(
     summary.subject,
     text.slice(0, searchBodyLength),
   ];
-  // As Mailpit's cleanString: address punctuation becomes space, so `<a@b>` matches `a@b`.
-  return collapse(parts.join(' ').replace(/[<>",;()]/g, ' ')).toLowerCase();
+  return cleanString(parts.join(' '));
+}
+
+/**
+ * Mailpit's cleanString, for stored search text and queries alike: `< > " , ; ( )` become
+ * spaces (so `<a@b>` matches `a@b`), white space (U+FEFF included) is collapsed, and the text
+ * lowercased.
+ */
+export function cleanString(text: string): string {
+  return collapse(text.replace(/[<>",;()]/g, ' ')).toLowerCase();
 }
 
 const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };

@@ -2,14 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MessageSummary } from '../../src/mailbox/reader.js';
-import {
-  cleanString,
-  compileSearch,
-  parseDate,
-  parseSearch,
-  sizeToBytes,
-  type Searchable,
-} from '../../src/http/search.js';
+import { cleanString } from '../../src/mailbox/summary.js';
+import { compileSearch, parseDate, parseSearch, sizeToBytes, type Searchable } from '../../src/http/search.js';
 
 function summary(fields: Partial<MessageSummary> = {}): MessageSummary {
   return {

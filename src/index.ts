@@ -18,6 +18,7 @@ import { loadTlsCredentials } from './tls.js';
 import { createMailClient, StoreSource, type MailClient } from './testing/index.js';
 import { defaults } from './defaults.js';
 import { packageVersion } from './version.js';
+import { hostPort } from './listen.js';
 
 export interface TestMailServerOptions {
   /** Where mailboxes live; default: a fresh temp folder, removed by `close()`. */
@@ -147,14 +148,13 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     if (ownsMailDir) await rm(mailDir, { recursive: true, force: true });
     throw error;
   }
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     host,
     smtpPort: smtp.port,
     smtpsPort: smtp.smtpsPort,
-    smtpUrl: `smtp://${urlHost}:${smtp.port}`,
+    smtpUrl: `smtp://${hostPort(host, smtp.port)}`,
     httpPort,
-    httpUrl: httpPort === undefined ? undefined : `http://${urlHost}:${httpPort}`,
+    httpUrl: httpPort === undefined ? undefined : `http://${hostPort(host, httpPort)}`,
     mailDir: store.mailDir,
     store,
     chaos,

@@ -33,3 +33,8 @@ export function listen(server: Server, host: string, port: number, listener: Lis
     });
   });
 }
+
+/** `host:port` as URLs and messages write it: an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

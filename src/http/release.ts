@@ -9,9 +9,11 @@
 import { compilePattern } from '../chaos/rule.js';
 import { codedError } from '../errors.js';
 import { SmtpClient, SmtpConnectionError, type SmtpReply } from '../sendmail/client.js';
+import { hostPort } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
 import { HttpError, notFound, relayNotEnabled } from './errors.js';
 import { findItem } from './items.js';
+import { bareAddress } from './send.js';
 
 export interface RelaySettings {
   /** `smtp://host:port` (port default 25). */
@@ -20,8 +22,6 @@ export interface RelaySettings {
   readonly allow?: readonly string[];
 }
 
-/** Roughly Go's mail.ParseAddress for a bare address: one `@`, no spaces or specials. */
-const bareAddress = /^[^\s@<>()[\]",;:\\]+@[^\s@<>()[\]",;:\\]+$/;
 /** The final-delivery lines our trace puts first (see mailbox/trace.ts), one line each. */
 const deliveryLines = /^Return-Path:[^\r\n]*\r\nDelivered-To:[^\r\n]*\r\n/i;
 
@@ -45,7 +45,7 @@ export class Relay {
   }
 
   get where(): string {
-    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    return hostPort(this.host, this.port);
   }
 
   /** Refuses (400) recipients that are not addresses or that the allow-list does not let through. */

@@ -48,7 +48,7 @@ export interface SendRequest {
 const ownHeaders = ['to', 'from', 'cc', 'bcc', 'reply-to', 'date', 'subject', 'content-type', 'mime-version'];
 
 /** Roughly Go's mail.ParseAddress for a bare address: one `@`, no spaces or specials. */
-const bareAddress = /^[^\s@<>()[\]",;:\\]+@[^\s@<>()[\]",;:\\]+$/;
+export const bareAddress = /^[^\s@<>()[\]",;:\\]+@[^\s@<>()[\]",;:\\]+$/;
 
 export async function buildMessage(request: SendRequest): Promise<{ envelope: MessageEnvelope; message: Buffer }> {
   const from = checked('From', request.From.Email);

@@ -3,6 +3,7 @@
  * greeting, EHLO (HELO if refused), MAIL, RCPT per recipient, DATA, QUIT. No TLS, no AUTH.
  */
 import * as net from 'node:net';
+import { hostPort } from '../listen.js';
 
 export interface SmtpReply {
   readonly code: number;
@@ -57,7 +58,7 @@ export class SmtpClient {
   }
 
   static connect(options: ClientOptions): Promise<SmtpClient> {
-    const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    const where = hostPort(options.host, options.port);
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: options.host, port: options.port });
       const timer = setTimeout(() => {
@@ -82,8 +83,7 @@ export class SmtpClient {
   }
 
   get where(): string {
-    const { host, port } = this.options;
-    return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return hostPort(this.options.host, this.options.port);
   }
 
   /** The next reply (the greeting first). */

@@ -126,6 +126,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     if (options.httpPort !== undefined) {
       http = await createHttpServer({
         reader: store,
+        messages: messageSource,
         delivery: store,
         serverName,
         chaos,

@@ -14,6 +14,7 @@ import type { Chaos } from '../chaos/chaos.js';
 import type { Logger } from '../log.js';
 import { PortInUseError } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
+import { StoreSource } from '../testing/store-source.js';
 import { errorReply, HttpError } from './errors.js';
 import { EventHub, registerEvents } from './events.js';
 import { ItemIndex } from './item-index.js';
@@ -33,6 +34,8 @@ export interface HttpUser {
 
 export interface HttpServerOptions {
   readonly reader: MailReader;
+  /** Parsed messages, cached: the library's own, shared with its test helpers; default one over `reader`. */
+  readonly messages?: StoreSource;
   /** Where `POST /api/v1/send` stores a message (the store); it answers 400 without one. */
   readonly delivery?: SendDelivery;
   /** Our host name, for the Received line of a sent message; default `localhost`. */
@@ -59,6 +62,8 @@ const bodyLimit = 5 * 1024 * 1024;
 export interface HttpContext {
   readonly options: HttpServerOptions;
   readonly view: MailView;
+  /** Stored messages parsed, each once while it is cached. */
+  readonly messages: StoreSource;
   readonly events: EventHub;
   readonly startedAt: Date;
 }
@@ -80,15 +85,18 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   });
   const items = new ItemIndex(options.reader);
   const view = new MailView(options.reader, items);
+  const messages = options.messages ?? new StoreSource(options.reader);
   const context: HttpContext = {
     options,
     view,
+    messages,
     events: new EventHub(items, view, options.log, options.version),
     startedAt: new Date(),
   };
   app.addHook('onClose', () => {
     context.events.close();
     items.close();
+    if (messages !== options.messages) messages.close();
   });
 
   app.removeAllContentTypeParsers();

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaults } from '../../defaults.js';
-import { parseMessage, type ParsedContent } from '../../testing/message.js';
+import type { ParsedContent } from '../../testing/message.js';
 import { HttpError, notFound } from '../errors.js';
 import { isRead, type Item } from '../items.js';
 import { MailpitChaos } from '../mailpit-chaos.js';
@@ -130,13 +130,12 @@ function registerListing(app: FastifyInstance, { view }: HttpContext): void {
 }
 
 function registerMessage(app: FastifyInstance, context: HttpContext): void {
-  const { view, options } = context;
+  const { view, messages, options } = context;
   const resolve = (id: string, query: LatestQuery) => view.resolve(id, query.query, { timeZone: query.tz });
   const parsed = async (item: Item): Promise<ParsedContent> => {
-    const [first] = item.copies;
-    const raw = await options.reader.read(first);
-    if (raw === undefined) throw notFound();
-    return parseMessage(raw, first);
+    const message = await messages.load(item.copies[0]);
+    if (message === undefined) throw notFound();
+    return message;
   };
   const markRead = async (item: Item) => {
     if (!isRead(item)) await view.setRead([item], true);

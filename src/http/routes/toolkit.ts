@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { ChaosRuleError, chaosRuleToJson, type ChaosRule } from '../../chaos/rule.js';
 import type { IndexedMessage, StoreChange } from '../../mailbox/reader.js';
 import { messageToJson, metaToJson } from '../../testing/message-json.js';
-import { flagsView, parseMessage } from '../../testing/message.js';
+import { flagsView } from '../../testing/message.js';
 import { HttpError, notFound } from '../errors.js';
 import { copyId, findCopy, itemId } from '../items.js';
 import * as schemas from '../schemas.js';
@@ -24,7 +24,7 @@ export function registerToolkitRoutes(app: FastifyInstance, context: HttpContext
   registerChaos(app, context);
 }
 
-function registerCopies(app: FastifyInstance, { options, view }: HttpContext): void {
+function registerCopies(app: FastifyInstance, { options, view, messages }: HttpContext): void {
   const { reader } = options;
   /** A copy ID, else a Mailpit ID or `latest`: that item's first copy. */
   const copyOf = async (id: string) => findCopy(reader, id) ?? (await view.resolve(id)).copies[0];
@@ -58,10 +58,9 @@ function registerCopies(app: FastifyInstance, { options, view }: HttpContext): v
     },
     async (request) => {
       const copy = await copyOf(request.params.id);
-      const raw = await reader.read(copy);
-      if (raw === undefined) throw notFound();
-      const parsed = await parseMessage(raw, copy);
-      return messageToJson({ ...parsed, flags: flagsView(copy.flags) }, idsOf(copy));
+      const parsed = await messages.load(copy);
+      if (parsed === undefined) throw notFound();
+      return messageToJson(parsed, idsOf(copy));
     },
   );
 

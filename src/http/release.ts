@@ -8,7 +8,7 @@
  */
 import { compilePattern } from '../chaos/rule.js';
 import { codedError } from '../errors.js';
-import { SmtpClient, SmtpConnectionError, type SmtpReply } from '../sendmail/client.js';
+import { mailParameters, SmtpClient, SmtpConnectionError, type SmtpReply } from '../sendmail/client.js';
 import { hostPort } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
 import { HttpError, notFound, relayNotEnabled } from './errors.js';
@@ -80,16 +80,13 @@ export class Relay {
     const client = await SmtpClient.connect({ host: this.host, port: this.port, replyTimeoutMs: 60_000 });
     try {
       expect(await client.reply('the greeting'), 220, 'the connection');
-      let hello = await client.command(`EHLO ${this.heloName}`);
-      if (hello.code !== 250) hello = expect(await client.command(`HELO ${this.heloName}`), 250, 'HELO');
-      const extensions = new Set(hello.lines.slice(1).map((line) => line.slice(4).split(' ')[0].toUpperCase()));
-      const parameters = [
-        ...(extensions.has('8BITMIME') && message.some((byte) => byte > 0x7f) ? ['BODY=8BITMIME'] : []),
-        ...(extensions.has('SMTPUTF8') && [sender, ...recipients].some((a) => /[^\x00-\x7f]/.test(a))
-          ? ['SMTPUTF8']
-          : []),
-      ];
-      expect(await client.command(`MAIL FROM:<${sender}>${parameters.map((p) => ` ${p}`).join('')}`), 250, 'MAIL');
+      const { reply: hello, extensions } = await client.hello(this.heloName);
+      expect(hello, 250, 'HELO');
+      const parameters = mailParameters(extensions, {
+        eightBit: message.some((byte) => byte > 0x7f),
+        addresses: [sender, ...recipients],
+      });
+      expect(await client.command(`MAIL FROM:<${sender}>${parameters}`), 250, 'MAIL');
       for (const recipient of recipients)
         expect(await client.command(`RCPT TO:<${recipient}>`), [250, 251], `RCPT TO:<${recipient}>`);
       expect(await client.command('DATA'), 354, 'DATA');

@@ -116,6 +116,14 @@ export class SmtpClient {
     });
   }
 
+  /** EHLO, or HELO where EHLO is refused: the last reply, and the extensions EHLO named (none after HELO). */
+  async hello(name: string): Promise<{ reply: SmtpReply; extensions: ReadonlySet<string> }> {
+    const ehlo = await this.command(`EHLO ${name}`);
+    if (ehlo.code !== 250) return { reply: await this.command(`HELO ${name}`), extensions: new Set() };
+    const extensions = new Set(ehlo.lines.slice(1).map((line) => line.slice(4).split(' ')[0].toUpperCase()));
+    return { reply: ehlo, extensions };
+  }
+
   /** Sends one command line and waits for its reply. */
   command(line: string, phase = line.split(/[ :]/)[0].toUpperCase()): Promise<SmtpReply> {
     this.options.trace?.(`>>> ${line}`);
@@ -194,4 +202,20 @@ function describeError(error: NodeJS.ErrnoException): string {
     default:
       return error.message;
   }
+}
+
+/**
+ * The MAIL FROM parameters a message needs where the server offers them (` SIZE=n BODY=8BITMIME
+ * SMTPUTF8`, each only if offered and needed), with its leading space; '' for none.
+ */
+export function mailParameters(
+  extensions: ReadonlySet<string>,
+  message: { readonly size?: number; readonly eightBit: boolean; readonly addresses: readonly string[] },
+): string {
+  const parameters: string[] = [];
+  if (message.size !== undefined && extensions.has('SIZE')) parameters.push(`SIZE=${message.size}`);
+  if (message.eightBit && extensions.has('8BITMIME')) parameters.push('BODY=8BITMIME');
+  if (extensions.has('SMTPUTF8') && message.addresses.some((address) => /[^\x00-\x7f]/.test(address)))
+    parameters.push('SMTPUTF8');
+  return parameters.map((parameter) => ` ${parameter}`).join('');
 }

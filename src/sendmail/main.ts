@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { sendmailDefaults } from '../defaults.js';
 import { exitCodes, parseSendmailArgs, SendmailUsageError, type SendmailArgs } from './args.js';
-import { SmtpClient, SmtpConnectionError, type SmtpReply } from './client.js';
+import { mailParameters, SmtpClient, SmtpConnectionError, type SmtpReply } from './client.js';
 import {
   dataPayload,
   hasEightBit,
@@ -135,23 +135,16 @@ async function converse(
 
   const greeting = await client.reply('the greeting');
   if (greeting.code !== 220) return refused(`${client.where} refused the connection`, greeting, true);
-  const name = heloName();
-  let hello = await client.command(`EHLO ${name}`);
-  let extensions: Set<string> = new Set();
-  if (hello.code === 250) {
-    extensions = new Set(hello.lines.slice(1).map((line) => line.slice(4).split(' ')[0].toUpperCase()));
-  } else {
-    hello = await client.command(`HELO ${name}`);
-    if (hello.code !== 250) return refused(`${client.where} refused HELO`, hello, true);
-  }
+  const { reply: hello, extensions } = await client.hello(heloName());
+  if (hello.code !== 250) return refused(`${client.where} refused HELO`, hello, true);
 
   const payload = dataPayload(lines);
-  const parameters: string[] = [];
-  if (extensions.has('SIZE')) parameters.push(`SIZE=${payload.length}`);
-  if (extensions.has('8BITMIME') && hasEightBit(lines)) parameters.push('BODY=8BITMIME');
-  if (extensions.has('SMTPUTF8') && [sender, ...recipients].some((address) => /[^\x00-\x7f]/.test(address)))
-    parameters.push('SMTPUTF8');
-  const mail = await client.command(`MAIL FROM:<${sender}>${parameters.map((p) => ` ${p}`).join('')}`);
+  const parameters = mailParameters(extensions, {
+    size: payload.length,
+    eightBit: hasEightBit(lines),
+    addresses: [sender, ...recipients],
+  });
+  const mail = await client.command(`MAIL FROM:<${sender}>${parameters}`);
   if (mail.code !== 250) {
     const status = refused(`sender <${sender}> refused`, mail);
     await client.quit();

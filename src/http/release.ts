@@ -11,6 +11,7 @@ import { codedError } from '../errors.js';
 import { mailParameters, SmtpClient, SmtpConnectionError, type SmtpReply } from '../sendmail/client.js';
 import { hostPort } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
+import { withoutDeliveryLines } from '../mailbox/trace.js';
 import { HttpError, notFound, relayNotEnabled } from './errors.js';
 import { findItem } from './items.js';
 import { bareAddress } from './send.js';
@@ -21,9 +22,6 @@ export interface RelaySettings {
   /** Globs (`*@example.test`) or `/regexp/flags` a recipient must match; empty: any recipient. */
   readonly allow?: readonly string[];
 }
-
-/** The final-delivery lines our trace puts first (see mailbox/trace.ts), one line each. */
-const deliveryLines = /^Return-Path:[^\r\n]*\r\nDelivered-To:[^\r\n]*\r\n/i;
 
 export class Relay {
   readonly host: string;
@@ -66,9 +64,8 @@ export class Relay {
    * reached or refuses is a 502.
    */
   async release(stored: Buffer, sender: string, recipients: readonly string[]): Promise<void> {
-    const text = stored.toString('latin1').replace(deliveryLines, '');
     try {
-      await this.send(Buffer.from(text, 'latin1'), sender, recipients);
+      await this.send(withoutDeliveryLines(stored), sender, recipients);
     } catch (error) {
       if (error instanceof SmtpConnectionError)
         throw new HttpError('TMS_RELAY_FAILED', `The relay ${this.where} failed: ${error.message}`);

@@ -27,6 +27,17 @@ export function traceHeader(trace: Trace, sender: string, recipient: string): Bu
   );
 }
 
+/** The final-delivery lines `traceHeader` puts first (one line each, CRLF). */
+const deliveryLines = /^Return-Path:[^\r\n]*\r\nDelivered-To:[^\r\n]*\r\n/i;
+
+/**
+ * A stored message without its final-delivery lines (Return-Path, Delivered-To), as it is passed
+ * on to another server (RFC 5321 4.4): our Received line stays.
+ */
+export function withoutDeliveryLines(stored: Buffer): Buffer {
+  return Buffer.from(stored.toString('latin1').replace(deliveryLines, ''), 'latin1');
+}
+
 const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

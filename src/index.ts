@@ -159,12 +159,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     mailDir: store.mailDir,
     store,
     chaos,
-    waitForMessage: (filter, options) => mailClient.waitForMessage(filter, options),
-    waitForMessages: (filter, count, options) => mailClient.waitForMessages(filter, count, options),
-    messages: (filter) => mailClient.messages(filter),
-    mailbox: (address) => mailClient.mailbox(address),
-    deleteAll: () => mailClient.deleteAll(),
-    createAddress: (prefix) => mailClient.createAddress(prefix),
+    // The client's functions close over it (no `this`), so they can be handed on as they are.
+    ...mailClient,
     async close() {
       mailClient.close();
       await http?.close();

@@ -49,18 +49,12 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   await source.request('GET', '/api/tms/chaos');
   const client = createMailClient(source);
   return {
+    ...client,
     url: base,
-    waitForMessage: (filter, waitOptions) => client.waitForMessage(filter, waitOptions),
-    waitForMessages: (filter, count, waitOptions) => client.waitForMessages(filter, count, waitOptions),
-    messages: (filter) => client.messages(filter),
-    mailbox: (address) => client.mailbox(address),
-    deleteAll: () => client.deleteAll(),
-    createAddress: (prefix) => client.createAddress(prefix),
     chaos: remoteChaos(source),
     async close() {
       client.close();
       source.close();
-      await Promise.resolve();
     },
   };
 }

@@ -159,7 +159,7 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     mailDir: store.mailDir,
     store,
     chaos,
-    // The client's functions close over it (no `this`), so they can be handed on as they are.
+    // waitForMessage and the client's other functions close over their state (no `this`): handed on as they are.
     ...mailClient,
     async close() {
       mailClient.close();

@@ -281,9 +281,9 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
       sources.map((entry) => entry.flags),
     );
     return sources.map((source, i) => {
-      const { number: _number, mailbox: _mailbox, folder: _folder, servedSize, ...fields } = source;
-      const entry = this.recordAdded(to, { ...fields, ...to.ref, number: copied[i] });
-      this.index.message(entry)!.servedSize = servedSize;
+      const { transaction, envelope, receivedAt, size, flags, summary } = source;
+      const fields = { ...to.ref, number: copied[i], transaction, envelope, receivedAt, size, flags, summary };
+      this.recordAdded(to, fields).servedSize = source.servedSize;
       return copied[i];
     });
   }

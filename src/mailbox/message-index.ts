@@ -14,20 +14,56 @@ import type {
   MessageSummary,
 } from './reader.js';
 
-/** An index entry: the fields readers see, of which flags and summary change in place. */
-export interface Entry extends IndexedMessage {
-  flags: readonly Flag[];
-  summary: MessageSummary | undefined;
-  /** Octets as served with CRLF line ends, once someone asked. */
-  servedSize: number | undefined;
-}
-
-export type NewEntry = Omit<Entry, 'servedSize' | 'summary' | 'flags'> & {
+/** What a new index entry is made of; the envelope of a copy read from a file may be partial. */
+export interface NewEntry extends MessageRef {
+  readonly transaction: string | undefined;
+  readonly envelope: MessageEnvelope;
+  readonly receivedAt: Date;
+  readonly size: number;
   readonly summary?: MessageSummary | undefined;
   readonly flags?: readonly Flag[];
   /** The envelope lists only this copy's recipient (read from a file): the transaction's other copies complete it. */
   readonly partialEnvelope?: boolean;
-};
+}
+
+/**
+ * An index entry: the fields readers see, of which flags, summary and (for copies read from files)
+ * envelope change in place. A class, so that 100,000 entries share one shape with every field in
+ * the object; the arrival time is kept as a number (a Date costs six times the memory).
+ */
+export class Entry implements IndexedMessage {
+  readonly mailbox: string;
+  readonly folder: string;
+  readonly number: number;
+  readonly transaction: string | undefined;
+  envelope: MessageEnvelope;
+  /** `receivedAt` in milliseconds since the epoch. */
+  readonly receivedMs: number;
+  readonly size: number;
+  flags: readonly Flag[];
+  summary: MessageSummary | undefined;
+  /** Octets as served with CRLF line ends, once someone asked. */
+  servedSize: number | undefined;
+
+  constructor(fields: NewEntry, envelope: MessageEnvelope) {
+    this.mailbox = fields.mailbox;
+    this.folder = fields.folder;
+    this.number = fields.number;
+    this.transaction = fields.transaction;
+    this.envelope = envelope;
+    this.receivedMs = fields.receivedAt.getTime();
+    this.size = fields.size;
+    this.flags = fields.flags ?? noFlags;
+    this.summary = fields.summary;
+    this.servedSize = undefined;
+  }
+
+  get receivedAt(): Date {
+    return new Date(this.receivedMs);
+  }
+}
+
+const noFlags: readonly Flag[] = Object.freeze([]);
 
 export interface FolderState {
   readonly ref: FolderRef;
@@ -51,7 +87,7 @@ export function folderKey(ref: FolderRef): string {
 /** Oldest first; copies of one message (same arrival) by mailbox, folder, then number. */
 export function compareArrival(a: IndexedMessage, b: IndexedMessage): number {
   return (
-    a.receivedAt.getTime() - b.receivedAt.getTime() ||
+    a.receivedMs - b.receivedMs ||
     compareText(a.mailbox, b.mailbox) ||
     compareText(a.folder, b.folder) ||
     a.number - b.number
@@ -68,11 +104,10 @@ export class MessageIndex {
   private readonly byMailbox = new Map<string, Map<string, FolderState>>();
   /** Every entry in arrival order; new mail goes at the end, so keeping it sorted is cheap. */
   private ordered: Entry[] = [];
-  private readonly transactions = new Map<string, Set<Entry>>();
+  /** The copies of each SMTP transaction (they share one envelope object). */
+  private readonly transactions = new Map<string, Entry[]>();
   /** The UIDVALIDITY of folders no longer there: one made again under the name gets a greater one. */
   private readonly pastUidValidities = new Map<string, number>();
-  /** One envelope object per transaction, shared by its copies, so a copy found later extends it for all. */
-  private readonly envelopes = new Map<string, { from: string; to: string[] }>();
 
   mailboxes(): string[] {
     return [...this.byMailbox.keys()].sort();
@@ -161,23 +196,16 @@ export class MessageIndex {
    * copies are known shares their envelope, extended by this copy's recipients.
    */
   add(state: FolderState, fields: NewEntry): Entry {
-    const { partialEnvelope: _partial, ...known } = fields;
-    const entry: Entry = {
-      ...known,
-      envelope: this.envelopeFor(fields),
-      flags: fields.flags ?? [],
-      summary: fields.summary,
-      servedSize: undefined,
-    };
+    const entry = new Entry(fields, this.envelopeFor(fields));
     if (state.messages.has(entry.number)) this.remove(state, [entry.number]);
     state.messages.set(entry.number, entry);
     state.sorted = undefined;
     state.highWater = Math.max(state.highWater, entry.number);
     this.insertOrdered(entry);
     if (entry.transaction !== undefined) {
-      let copies = this.transactions.get(entry.transaction);
-      if (!copies) this.transactions.set(entry.transaction, (copies = new Set<Entry>()));
-      copies.add(entry);
+      const copies = this.transactions.get(entry.transaction);
+      if (copies) copies.push(entry);
+      else this.transactions.set(entry.transaction, [entry]);
     }
     return entry;
   }
@@ -192,11 +220,8 @@ export class MessageIndex {
       removed.push(entry);
       if (entry.transaction === undefined) continue;
       const copies = this.transactions.get(entry.transaction)!;
-      copies.delete(entry);
-      if (copies.size === 0) {
-        this.transactions.delete(entry.transaction);
-        this.envelopes.delete(entry.transaction);
-      }
+      copies.splice(copies.indexOf(entry), 1);
+      if (copies.length === 0) this.transactions.delete(entry.transaction);
     }
     if (removed.length === 0) return removed;
     state.sorted = undefined;
@@ -242,27 +267,17 @@ export class MessageIndex {
   /**
    * A delivery knows every recipient of its transaction; a copy read from a file knows only its
    * own, and shares one envelope with the transaction's other copies, each adding its recipient
-   * (sorted, so every scan agrees).
+   * (sorted, so every scan agrees). Envelopes are values: one that grows is replaced on every copy.
    */
   private envelopeFor(fields: NewEntry): MessageEnvelope {
-    const id = fields.transaction;
-    if (id === undefined) return fields.envelope;
-    const shared = this.envelopes.get(id);
-    if (!fields.partialEnvelope) {
-      if (!shared) this.envelopes.set(id, { from: fields.envelope.from, to: [...fields.envelope.to] });
-      return fields.envelope;
-    }
-    if (!shared) {
-      const envelope = { from: fields.envelope.from, to: [...fields.envelope.to] };
-      this.envelopes.set(id, envelope);
-      return envelope;
-    }
+    const copies = fields.transaction === undefined ? undefined : this.transactions.get(fields.transaction);
+    if (!fields.partialEnvelope || !copies) return fields.envelope;
+    const shared = copies[0].envelope;
     const added = fields.envelope.to.filter((recipient) => !shared.to.includes(recipient));
-    if (added.length > 0) {
-      shared.to.push(...added);
-      shared.to.sort();
-    }
-    return shared;
+    if (added.length === 0) return shared;
+    const envelope = { from: shared.from, to: [...shared.to, ...added].sort() };
+    for (const copy of copies) copy.envelope = envelope;
+    return envelope;
   }
 
   private insertOrdered(entry: Entry): void {

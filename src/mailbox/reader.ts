@@ -90,6 +90,8 @@ export interface IndexedMessage extends MessageRef {
   readonly envelope: MessageEnvelope;
   /** When it was received (IMAP's internal date). */
   readonly receivedAt: Date;
+  /** The same, in milliseconds since the epoch: what sorting and comparing use (no Date made). */
+  readonly receivedMs: number;
   /** Bytes of the file as stored. */
   readonly size: number;
   readonly flags: readonly Flag[];

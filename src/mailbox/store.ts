@@ -177,7 +177,8 @@ export class MailStore extends IndexedStore {
       const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
       const outcome = await thread.deliver({ from: envelope.from, to: envelope.to, trace, body: bytes });
       if (!outcome.ok) throw new DeliveryError(outcome.message, outcome.code);
-      const to = envelope.to.map((r) => r.address);
+      // One envelope object for every copy of the transaction.
+      const delivered = { from: envelope.from, to: envelope.to.map((r) => r.address) };
       return outcome.copies.map(({ number, size }, i) => {
         const recipient = envelope.to[i];
         if (this.log.enabled('info'))
@@ -187,7 +188,7 @@ export class MailStore extends IndexedStore {
           folder: inboxName,
           number,
           transaction: trace.id,
-          envelope: { from: envelope.from, to },
+          envelope: delivered,
           size,
           receivedAt: trace.receivedAt,
         });

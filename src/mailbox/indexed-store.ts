@@ -136,7 +136,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     const [result] = await this.pool.read([this.messageFile(entry)]);
     if (!result || !('summary' in result)) return undefined;
     entry.servedSize = result.servedSize;
-    return (entry.summary = result.summary);
+    return this.index.setSummary(entry, result.summary);
   }
 
   async read(ref: MessageRef, options?: ReadOptions): Promise<Buffer | undefined> {

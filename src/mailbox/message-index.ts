@@ -3,6 +3,7 @@
  * transaction, and in arrival order. It knows nothing of the disk: the store tells it what
  * changed (its own writes, and what it finds other processes did) and readers read it.
  */
+import { SharedValues, SummaryKeeper } from './kept-summary.js';
 import { rangesOf, unionRanges, type Ranges } from './sequences.js';
 import type {
   Flag,
@@ -45,7 +46,12 @@ export class Entry implements IndexedMessage {
   /** Octets as served with CRLF line ends, once someone asked. */
   servedSize: number | undefined;
 
-  constructor(fields: NewEntry, envelope: MessageEnvelope) {
+  constructor(
+    fields: NewEntry,
+    envelope: MessageEnvelope,
+    summary: MessageSummary | undefined,
+    flags: readonly Flag[],
+  ) {
     this.mailbox = fields.mailbox;
     this.folder = fields.folder;
     this.number = fields.number;
@@ -53,8 +59,8 @@ export class Entry implements IndexedMessage {
     this.envelope = envelope;
     this.receivedMs = fields.receivedAt.getTime();
     this.size = fields.size;
-    this.flags = fields.flags ?? noFlags;
-    this.summary = fields.summary;
+    this.flags = flags;
+    this.summary = summary;
     this.servedSize = undefined;
   }
 
@@ -104,10 +110,14 @@ export class MessageIndex {
   private readonly byMailbox = new Map<string, Map<string, FolderState>>();
   /** Every entry in arrival order; new mail goes at the end, so keeping it sorted is cheap. */
   private ordered: Entry[] = [];
-  /** The copies of each SMTP transaction (they share one envelope object). */
-  private readonly transactions = new Map<string, Entry[]>();
+  /** The copies of each SMTP transaction (they share one envelope object); most have one, kept as itself. */
+  private readonly transactions = new Map<string, Entry | Entry[]>();
   /** The UIDVALIDITY of folders no longer there: one made again under the name gets a greater one. */
   private readonly pastUidValidities = new Map<string, number>();
+  private readonly summaries = new SummaryKeeper();
+  /** Flag lists (most messages have none, or only \\Seen) and envelopes, one object for each that recurs. */
+  private readonly flagLists = new SharedValues<Flag[]>(1000);
+  private readonly sharedEnvelopes = new SharedValues<MessageEnvelope>(10_000);
 
   mailboxes(): string[] {
     return [...this.byMailbox.keys()].sort();
@@ -188,7 +198,7 @@ export class MessageIndex {
   }
 
   transaction(id: string): Entry[] {
-    return [...(this.transactions.get(id) ?? [])];
+    return this.copiesOf(id);
   }
 
   /**
@@ -196,7 +206,8 @@ export class MessageIndex {
    * copies are known shares their envelope, extended by this copy's recipients.
    */
   add(state: FolderState, fields: NewEntry): Entry {
-    const entry = new Entry(fields, this.envelopeFor(fields));
+    const summary = fields.summary && this.summaries.keep(fields.summary);
+    const entry = new Entry(fields, this.envelopeFor(fields), summary, this.sharedFlags(fields.flags ?? []));
     if (state.messages.has(entry.number)) this.remove(state, [entry.number]);
     state.messages.set(entry.number, entry);
     state.sorted = undefined;
@@ -204,8 +215,9 @@ export class MessageIndex {
     this.insertOrdered(entry);
     if (entry.transaction !== undefined) {
       const copies = this.transactions.get(entry.transaction);
-      if (copies) copies.push(entry);
-      else this.transactions.set(entry.transaction, [entry]);
+      if (copies === undefined) this.transactions.set(entry.transaction, entry);
+      else if (copies instanceof Entry) this.transactions.set(entry.transaction, [copies, entry]);
+      else copies.push(entry);
     }
     return entry;
   }
@@ -219,9 +231,9 @@ export class MessageIndex {
       state.messages.delete(number);
       removed.push(entry);
       if (entry.transaction === undefined) continue;
-      const copies = this.transactions.get(entry.transaction)!;
-      copies.splice(copies.indexOf(entry), 1);
-      if (copies.length === 0) this.transactions.delete(entry.transaction);
+      const left = this.copiesOf(entry.transaction).filter((copy) => copy !== entry);
+      if (left.length === 0) this.transactions.delete(entry.transaction);
+      else this.transactions.set(entry.transaction, left.length === 1 ? left[0] : left);
     }
     if (removed.length === 0) return removed;
     state.sorted = undefined;
@@ -245,10 +257,15 @@ export class MessageIndex {
     for (const [number, next] of flags) {
       const entry = state.messages.get(number);
       if (!entry || sameFlags(entry.flags, next)) continue;
-      entry.flags = next;
-      changed.push({ number, flags: next });
+      entry.flags = this.sharedFlags(next);
+      changed.push({ number, flags: entry.flags });
     }
     return changed;
+  }
+
+  /** Keeps a summary made after the entry (summaries are made when first asked for). */
+  setSummary(entry: Entry, summary: MessageSummary): MessageSummary {
+    return (entry.summary = this.summaries.keep(summary));
   }
 
   info(state: FolderState): FolderInfo {
@@ -270,14 +287,28 @@ export class MessageIndex {
    * (sorted, so every scan agrees). Envelopes are values: one that grows is replaced on every copy.
    */
   private envelopeFor(fields: NewEntry): MessageEnvelope {
-    const copies = fields.transaction === undefined ? undefined : this.transactions.get(fields.transaction);
-    if (!fields.partialEnvelope || !copies) return fields.envelope;
+    if (!fields.partialEnvelope) return fields.envelope;
+    const copies = fields.transaction === undefined ? [] : this.copiesOf(fields.transaction);
+    if (copies.length === 0) return this.sharedEnvelope(fields.envelope);
     const shared = copies[0].envelope;
     const added = fields.envelope.to.filter((recipient) => !shared.to.includes(recipient));
     if (added.length === 0) return shared;
-    const envelope = { from: shared.from, to: [...shared.to, ...added].sort() };
+    const envelope = this.sharedEnvelope({ from: shared.from, to: [...shared.to, ...added].sort() });
     for (const copy of copies) copy.envelope = envelope;
     return envelope;
+  }
+
+  private copiesOf(transaction: string): Entry[] {
+    const copies = this.transactions.get(transaction);
+    return copies === undefined ? [] : copies instanceof Entry ? [copies] : [...copies];
+  }
+
+  private sharedFlags(flags: readonly Flag[]): readonly Flag[] {
+    return flags.length === 0 ? noFlags : this.flagLists.share(flags.join(' '), () => [...flags]);
+  }
+
+  private sharedEnvelope({ from, to }: MessageEnvelope): MessageEnvelope {
+    return this.sharedEnvelopes.share(`${from}\n${to.join('\n')}`, () => ({ from, to: Object.freeze([...to]) }));
   }
 
   private insertOrdered(entry: Entry): void {

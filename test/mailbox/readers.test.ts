@@ -431,3 +431,34 @@ test('a watch opened while the first scan runs hears of no stored message as add
     await store.close();
   }
 });
+
+test('messages the index keeps alike (the same flags, sender and envelope) stay independent when one of them changes', async () => {
+  const mailDir = await tempDir();
+  const first = await openStore(mailDir);
+  const body = 'From: Ann <ann@x.test>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\nSubject: s\r\n\r\nbody\r\n';
+  for (let i = 0; i < 3; i++) await deliver(first, ['bob@x.test'], body);
+  await first.close();
+  // Read back from the files, as a restart does: the copies are alike in every kept field.
+  const second = await openStore(mailDir);
+  try {
+    await second.setFlags(bob, [2], 'add', ['\\Flagged', '\\Seen']);
+    const messages = second.messages(bob);
+    assert.deepEqual(
+      messages.map((m) => m.flags),
+      [[], ['\\Seen', '\\Flagged'], []],
+    );
+    await second.setFlags(bob, [1], 'add', ['work']);
+    assert.deepEqual(
+      second.messages(bob).map((m) => m.flags),
+      [['work'], ['\\Seen', '\\Flagged'], []],
+    );
+    for (const message of messages) {
+      assert.deepEqual(message.summary?.from, { name: 'Ann', address: 'ann@x.test' });
+      assert.deepEqual(message.envelope, { from: 'a@b.test', to: ['bob@x.test'] });
+      assert.equal(message.summary?.date?.toISOString(), '2026-12-01T10:00:00.000Z');
+      assert.equal(message.receivedAt.getTime(), message.receivedMs);
+    }
+  } finally {
+    await second.close();
+  }
+});

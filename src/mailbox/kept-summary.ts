@@ -1,0 +1,81 @@
+/**
+ * Summaries as the index keeps them: with 100,000 messages in memory at once, each costs what it
+ * must. One shape for all (summaries made on the scan threads arrive each with its own), the date
+ * as a number behind a getter (a Date is six times the size), the address lists that are usually
+ * empty sharing one empty list, and an address many messages carry (the application's sender,
+ * the test's recipients) one object for all of them.
+ */
+import type { HeaderAddress, MessageSummary } from './reader.js';
+
+/**
+ * Equal values shared as one frozen object: values many index entries hold alike (an address, a
+ * list of recipients, a set of flags). Past `limit` distinct keys the table starts over: sharing
+ * saves memory, nothing depends on it.
+ */
+export class SharedValues<T> {
+  private readonly values = new Map<string, Readonly<T>>();
+
+  constructor(private readonly limit: number) {}
+
+  share(key: string, make: () => T): Readonly<T> {
+    const known = this.values.get(key);
+    if (known !== undefined) return known;
+    if (this.values.size >= this.limit) this.values.clear();
+    const value = Object.freeze(make());
+    this.values.set(key, value);
+    return value;
+  }
+}
+
+export class SummaryKeeper {
+  private readonly addresses = new SharedValues<HeaderAddress>(10_000);
+  private readonly lists = new SharedValues<HeaderAddress[]>(10_000);
+
+  keep(summary: MessageSummary): MessageSummary {
+    if (summary instanceof KeptSummary) return summary;
+    return new KeptSummary(summary, this);
+  }
+
+  address({ name, address }: HeaderAddress): HeaderAddress {
+    return this.addresses.share(`${name}\n${address}`, () => ({ name, address }));
+  }
+
+  list(addresses: readonly HeaderAddress[]): readonly HeaderAddress[] {
+    const key = addresses.map(({ name, address }) => `${name}\n${address}`).join('\n\n');
+    return this.lists.share(key, () => addresses.map((a) => this.address(a)));
+  }
+}
+
+class KeptSummary implements MessageSummary {
+  readonly from: HeaderAddress | undefined;
+  readonly to: readonly HeaderAddress[];
+  readonly cc: readonly HeaderAddress[];
+  readonly bcc: readonly HeaderAddress[];
+  readonly replyTo: readonly HeaderAddress[];
+  readonly subject: string;
+  private readonly dateMs: number | undefined;
+  readonly messageId: string;
+  readonly attachments: number;
+  readonly inline: number;
+  readonly snippet: string;
+  readonly searchText: string;
+
+  constructor(summary: MessageSummary, keeper: SummaryKeeper) {
+    this.from = summary.from && keeper.address(summary.from);
+    this.to = keeper.list(summary.to);
+    this.cc = keeper.list(summary.cc);
+    this.bcc = keeper.list(summary.bcc);
+    this.replyTo = keeper.list(summary.replyTo);
+    this.subject = summary.subject;
+    this.dateMs = summary.date?.getTime();
+    this.messageId = summary.messageId;
+    this.attachments = summary.attachments;
+    this.inline = summary.inline;
+    this.snippet = summary.snippet;
+    this.searchText = summary.searchText;
+  }
+
+  get date(): Date | undefined {
+    return this.dateMs === undefined ? undefined : new Date(this.dateMs);
+  }
+}

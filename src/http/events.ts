@@ -52,6 +52,7 @@ export class EventHub {
   }
 
   subscribe(listener: (event: MailpitEvent) => void): () => void {
+    this.items.start();
     const wrapped = (event: MailpitEvent) => listener(event);
     this.listeners.add(wrapped);
     wrapped(this.stats());

@@ -4,6 +4,9 @@
  * first copy's arrival; each holds the index's own entries, whose flags and summary the store
  * updates in place, so a flags change needs nothing here. Listeners hear of items as a whole:
  * the first copy of a transaction adds its item, the last one gone removes it.
+ *
+ * Kept from the first time it is used (a request, an event stream): a server whose HTTP API no
+ * one calls, as in most test suites, does not do this work for every copy it stores.
  */
 import { EventEmitter } from 'node:events';
 import { compareArrival } from '../mailbox/message-index.js';
@@ -49,49 +52,63 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
   private ordered: KeptItem[] = [];
   private unread = 0;
   private readonly tagItems = new Map<string, number>();
-  private readonly watch: Watch;
+  private watch: Watch | undefined;
   private closed = false;
 
   constructor(private readonly reader: MailReader) {
     super();
-    this.watch = reader.watch('all', (change) => this.apply(change));
-    for (const message of this.watch.snapshot) this.add(message);
-    // The first scan of MAIL_DIR fills the index without announcing each message: taken in whole
-    // once it is done, quietly (what was there at start is not new mail).
-    void reader.indexed.then(() => {
-      if (!this.closed) this.rebuild(false);
-    });
   }
 
   get size(): number {
-    return this.ordered.length;
+    return this.kept().length;
   }
 
   counts(): ItemCounts {
-    return { total: this.ordered.length, unread: this.unread, tags: this.tagItems };
+    return { total: this.kept().length, unread: this.unread, tags: this.tagItems };
   }
 
   /** The item at `index`, newest first; undefined past the end. */
   newest(index = 0): Item | undefined {
-    return this.ordered[this.ordered.length - 1 - index];
+    const ordered = this.kept();
+    return ordered[ordered.length - 1 - index];
   }
 
   /** Items newest first, from `start`, at most `limit` (0: all). */
   page(start: number, limit: number): Item[] {
-    const end = Math.max(0, this.ordered.length - start);
+    const ordered = this.kept();
+    const end = Math.max(0, ordered.length - start);
     const from = limit === 0 ? 0 : Math.max(0, end - limit);
-    return this.ordered.slice(from, end).reverse();
+    return ordered.slice(from, end).reverse();
   }
 
   /** Every item, newest first, without copying the list. */
   *all(): Generator<Item> {
-    for (let i = this.ordered.length - 1; i >= 0; i--) yield this.ordered[i];
+    const ordered = this.kept();
+    for (let i = ordered.length - 1; i >= 0; i--) yield ordered[i];
+  }
+
+  /** Starts keeping the items, if it has not yet (an event stream wants them from now on). */
+  start(): void {
+    if (this.watch !== undefined || this.closed) return;
+    this.watch = this.reader.watch('all', (change) => this.apply(change));
+    for (const message of this.watch.snapshot) this.add(message);
+    // The first scan of MAIL_DIR fills the index without announcing each message: taken in whole
+    // once it is done, quietly (what was there at start is not new mail).
+    void this.reader.indexed.then(() => {
+      if (!this.closed) this.rebuild(false);
+    });
   }
 
   close(): void {
     this.closed = true;
-    this.watch.close();
+    this.watch?.close();
     this.removeAllListeners();
+  }
+
+  /** The items in order, kept from now on if they were not yet. */
+  private kept(): readonly KeptItem[] {
+    this.start();
+    return this.ordered;
   }
 
   private apply(change: StoreChange): void {

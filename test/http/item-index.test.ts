@@ -146,3 +146,24 @@ test('the counts kept as items change are those counted afresh: unread, and item
   assert.deepEqual(kept(), { total: 1, unread: 1, tags: new Map([['Home', 1]]) });
   assert.deepEqual(kept(), fresh());
 });
+
+test('items are kept from the first question on: nothing is done per copy before it, and all stored before it is there', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const listening = server.store.listenerCount('change');
+  const index = new ItemIndex(server.store);
+  t.after(() => index.close());
+  const announced: string[] = [];
+  index.on('added', (item) => announced.push(item.id));
+  const before = await send(server, { to: 'ann@example.test, bob@example.test', subject: 'before' });
+  assert.equal(server.store.listenerCount('change'), listening, 'the store is not watched yet');
+  assert.deepEqual(announced, []);
+  assert.equal(index.size, 1);
+  assert.equal(server.store.listenerCount('change'), listening + 1, 'watched from the first question on');
+  const after = await send(server, { to: 'carl@example.test', subject: 'after' });
+  assert.deepEqual(announced, [after]);
+  assert.deepEqual(
+    index.page(0, 0).map((item) => item.id),
+    [after, before],
+  );
+});

@@ -9,8 +9,8 @@
  * one calls, as in most test suites, does not do this work for every copy it stores.
  */
 import { EventEmitter } from 'node:events';
-import { compareArrival } from '../mailbox/message-index.js';
-import type { IndexedMessage, MailReader, StoreChange, Watch } from '../mailbox/reader.js';
+import { compareArrival, folderKey } from '../mailbox/message-index.js';
+import type { IndexedMessage, MailReader, MessageRef, StoreChange, Watch } from '../mailbox/reader.js';
 import { isRead, itemId, tagsOf, type Item } from './items.js';
 
 interface KeptItem {
@@ -42,12 +42,38 @@ export interface ItemEvents {
   flags: [Item];
 }
 
-const copyKey = (ref: { mailbox: string; folder: string; number: number }) =>
-  `${ref.number}\n${ref.folder}\n${ref.mailbox}`;
+const noTags: readonly string[] = Object.freeze([]);
+
+/** Items by the copies they hold: per folder, by number (no key string made for each of 100,000 copies). */
+class ItemsByCopy {
+  private readonly folders = new Map<string, Map<number, KeptItem>>();
+
+  get(ref: MessageRef): KeptItem | undefined {
+    return this.folders.get(folderKey(ref))?.get(ref.number);
+  }
+
+  set(ref: MessageRef, item: KeptItem): void {
+    const key = folderKey(ref);
+    let numbers = this.folders.get(key);
+    if (!numbers) this.folders.set(key, (numbers = new Map<number, KeptItem>()));
+    numbers.set(ref.number, item);
+  }
+
+  delete(ref: MessageRef): void {
+    this.folders.get(folderKey(ref))?.delete(ref.number);
+  }
+
+  clear(): void {
+    this.folders.clear();
+  }
+}
+
+const sameCopy = (a: MessageRef, b: MessageRef) =>
+  a.number === b.number && a.folder === b.folder && a.mailbox === b.mailbox;
 
 export class ItemIndex extends EventEmitter<ItemEvents> {
   private readonly byId = new Map<string, KeptItem>();
-  private readonly byCopy = new Map<string, KeptItem>();
+  private readonly byCopy = new ItemsByCopy();
   /** Oldest first, by first copy. */
   private ordered: KeptItem[] = [];
   private unread = 0;
@@ -119,14 +145,12 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
         break;
       }
       case 'expunged': {
-        const removed = this.removeCopies(change.numbers.map((number) => copyKey({ ...change.folder, number })));
+        const removed = this.removeCopies(change.numbers.map((number) => ({ ...change.folder, number })));
         if (removed.length > 0) this.emit('removed', removed);
         break;
       }
       case 'flags': {
-        const items = new Set(
-          change.messages.map(({ number }) => this.byCopy.get(copyKey({ ...change.folder, number }))),
-        );
+        const items = new Set(change.messages.map(({ number }) => this.byCopy.get({ ...change.folder, number })));
         for (const item of items) if (item !== undefined && this.recount(item)) this.emit('flags', item);
         break;
       }
@@ -139,19 +163,18 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
 
   /** Keeps a copy; returns its item when the item is new. */
   private add(message: IndexedMessage): KeptItem | undefined {
-    const key = copyKey(message);
-    if (this.byCopy.has(key)) return undefined;
+    if (this.byCopy.get(message) !== undefined) return undefined;
     const id = itemId(message);
     const known = this.byId.get(id);
     if (known === undefined) {
-      const item: KeptItem = { id, copies: [message], read: false, tags: [] };
+      const item: KeptItem = { id, copies: [message], read: false, tags: noTags };
       this.count(item, 1);
       this.byId.set(id, item);
-      this.byCopy.set(key, item);
+      this.byCopy.set(message, item);
       insertSorted(this.ordered, item, byFirstCopy);
       return item;
     }
-    this.byCopy.set(key, known);
+    this.byCopy.set(message, known);
     // A copy older than the first (found by a later scan) moves the item back.
     const moves = compareArrival(message, known.copies[0]) < 0;
     if (moves) this.ordered.splice(this.position(known), 1);
@@ -162,25 +185,25 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
   }
 
   /** Forgets copies; returns the IDs of the items left without any. */
-  private removeCopies(keys: readonly string[]): string[] {
+  private removeCopies(refs: readonly MessageRef[]): string[] {
     /** Items whose first copy goes: out of the order (found by that copy), back in if copies are left. */
     const displaced = new Map<KeptItem, number>();
-    const touched: Array<[KeptItem, string]> = [];
-    for (const key of keys) {
-      const item = this.byCopy.get(key);
+    const touched: Array<[KeptItem, MessageRef]> = [];
+    for (const ref of refs) {
+      const item = this.byCopy.get(ref);
       if (item === undefined) continue;
-      this.byCopy.delete(key);
-      touched.push([item, key]);
-      if (!displaced.has(item) && copyKey(item.copies[0]) === key) displaced.set(item, this.position(item));
+      this.byCopy.delete(ref);
+      touched.push([item, ref]);
+      if (!displaced.has(item) && sameCopy(item.copies[0], ref)) displaced.set(item, this.position(item));
     }
     // One pass for many, a splice for a few (removing everything goes a folder at a time).
     if (displaced.size > 16) this.ordered = this.ordered.filter((item) => !displaced.has(item));
     else for (const at of [...displaced.values()].sort((a, b) => b - a)) this.ordered.splice(at, 1);
     const changed = new Set(touched.map(([item]) => item));
     for (const item of changed) this.count(item, -1);
-    for (const [item, key] of touched) {
+    for (const [item, ref] of touched) {
       item.copies.splice(
-        item.copies.findIndex((copy) => copyKey(copy) === key),
+        item.copies.findIndex((copy) => sameCopy(copy, ref)),
         1,
       );
     }
@@ -227,7 +250,8 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
   private count(item: KeptItem, sign: 1 | -1): void {
     if (sign === 1) {
       item.read = isRead(item);
-      item.tags = tagsOf(item);
+      const tags = tagsOf(item);
+      item.tags = tags.length === 0 ? noTags : tags;
     }
     if (!item.read) this.unread += sign;
     for (const tag of item.tags) {

@@ -2,7 +2,7 @@
  * Where a test's messages come from. The waiter and the client only use this interface, so
  * the same API runs against the in-process store (StoreSource) or a server over HTTP.
  */
-import type { MessageMeta, ParsedMessage } from './message.js';
+import type { MessageMeta, ParsedContent, ParsedMessage } from './message.js';
 
 export interface MessageSource {
   /**
@@ -14,8 +14,11 @@ export interface MessageSource {
   list(): Promise<MessageMeta[]>;
   /** The parsed message; undefined if it was deleted meanwhile. May be cached: treat it as read-only. */
   load(meta: MessageMeta): Promise<ParsedMessage | undefined>;
-  /** The parsed message if it is at hand now (cached), without waiting; lets a waiter scan many quickly. */
-  peek?(meta: MessageMeta): ParsedMessage | undefined;
+  /**
+   * The parsed message without its flags (no filter looks at them) if it is at hand now (cached),
+   * without waiting: lets a waiter judge many quickly, and load only those that match.
+   */
+  peek?(meta: MessageMeta): ParsedContent | undefined;
   /** Deletes every stored message. */
   deleteAll(): Promise<void>;
 }

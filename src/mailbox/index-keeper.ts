@@ -102,7 +102,7 @@ export class IndexKeeper {
   private async scanEverything(): Promise<void> {
     // Taken before the listing, so a mailbox made meanwhile is found by the next refresh.
     const listStamps = this.mailboxListStamps();
-    const inboxes = this.listMailboxes().map((mailbox) => ({ mailbox, folder: inboxName }));
+    const inboxes = this.listMailboxes(new Set()).map((mailbox) => ({ mailbox, folder: inboxName }));
     let next = 0;
     const worker = async () => {
       while (next < inboxes.length) await this.compare(inboxes[next++], true);
@@ -125,8 +125,7 @@ export class IndexKeeper {
     const unnoticed = options.everyStamp ? [] : undefined;
     const known = new Set(this.index.mailboxes());
     if (scope.mailbox === undefined && this.mailboxListChanged(unnoticed)) {
-      for (const mailbox of this.listMailboxes())
-        if (!known.has(mailbox)) await this.compare({ mailbox, folder: inboxName }, false);
+      for (const mailbox of this.listMailboxes(known)) await this.compare({ mailbox, folder: inboxName }, false);
     }
     const folders = scope.mailbox === undefined ? this.index.allFolders() : this.index.foldersOf(scope.mailbox);
     // A comparison under way (the watcher's) has taken the new stamp but may not have added what it
@@ -380,14 +379,18 @@ export class IndexKeeper {
     return fresh;
   }
 
-  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part>, sorted. */
-  listMailboxes(): string[] {
+  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part> but those `known`, sorted. */
+  private listMailboxes(known: ReadonlySet<string>): string[] {
     const found: string[] = [];
     for (const domain of realSubDirectories(this.mailDir)) {
       if (domain.startsWith('.')) continue;
       for (const local of realSubDirectories(path.join(this.mailDir, domain))) {
-        const check = toMailbox(`${local}@${domain}`);
-        if (check.ok && check.mailbox.domain === domain) found.push(check.mailbox.address);
+        // A known name was checked when it became known (a new mailbox is one among thousands).
+        const address = `${local}@${domain}`;
+        if (known.has(address)) continue;
+        const check = toMailbox(address);
+        if (check.ok && check.mailbox.domain === domain && !known.has(check.mailbox.address))
+          found.push(check.mailbox.address);
       }
     }
     return found.sort();

@@ -69,9 +69,15 @@ export class Notifications {
     watched.notices++;
   }
 
-  /** A watched directory itself was moved or removed: any watched one under it may be elsewhere now. */
-  lost(): void {
+  /**
+   * The watched `dir` itself was moved or removed: its watch is over (or follows it elsewhere),
+   * and any watched one under it may be elsewhere now. A directory made again at its path can
+   * have the removed one's inode number, so only a new watch vouches for it again.
+   */
+  lost(dir: string): void {
     for (const watched of this.watched.values()) watched.silentSince = undefined;
+    if (!this.watched.delete(dir)) return;
+    this.misplaced.add(dir);
   }
 
   /** The keeper took the stamp of `dir` (`identity` its device and inode then, '-' when it is gone). */
@@ -261,12 +267,13 @@ export class ChangeWatcher {
   private watchDirectory(dir: string): void {
     try {
       // Its identity is taken first: should another directory take its place before the watch
-      // begins, the stamps show one that is not the watched one.
+      // begins, the stamps show one that is not the watched one (and once the watched one is
+      // moved or removed, it tells so itself).
       const identity = directoryIdentity(dir);
       const base = path.basename(dir);
       const watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
         // The watched directory itself moved or went (a watch follows it, or ends silently).
-        if (name === base || name === null) this.notifications.lost();
+        if (name === base || name === null) this.notifications.lost(dir);
         this.notifications.noticed(dir);
         this.soon();
       });

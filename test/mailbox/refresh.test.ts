@@ -21,8 +21,17 @@ function pythonNow(script: string, ...args: string[]): void {
   execFileSync('/usr/bin/python3', ['-c', script, ...args]);
 }
 
-const addWithPython = (dir: string, subject: string) =>
-  pythonNow(`import mailbox,sys; mailbox.MH(sys.argv[1]).add(b"Subject: ${subject}\\n\\nx\\n")`, dir);
+/**
+ * Python's mailbox.MH.add into `dir` (after `before`, Python code), the file dated an hour back
+ * (as `cp -p` would): a file written this instant may still be being written, and is indexed a
+ * moment later, not by the refresh.
+ */
+const addWithPython = (dir: string, subject: string, before = '') =>
+  pythonNow(
+    `import mailbox,os,shutil,sys,time; ${before}m=mailbox.MH(sys.argv[1]); k=m.add(b"Subject: ${subject}\\n\\nx\\n"); ` +
+      'os.utime(os.path.join(sys.argv[1], str(k)), (time.time() - 3600,) * 2)',
+    dir,
+  );
 
 /** A store with mail for ann and bob, watching everything, its folders stamped since their last change. */
 async function watchedStore() {
@@ -67,7 +76,7 @@ test('a mailbox another tool makes while the store watches is in the next refres
   const { store, dir, close } = await watchedStore();
   try {
     const carl = { mailbox: 'carl@x.test', folder: 'INBOX' };
-    pythonNow('import mailbox,sys; mailbox.MH(sys.argv[1]).add(b"Subject: new mailbox\\n\\nx\\n")', dir(carl));
+    addWithPython(dir(carl), 'new mailbox');
     await store.refresh();
     assert.deepEqual(await subjects(store, carl), ['new mailbox']);
   } finally {
@@ -79,10 +88,7 @@ test('a watched folder removed and made again is watched anew: what is added to 
   const { store, dir, close } = await watchedStore();
   try {
     // The old watch follows the removed directory and hears nothing of the new one at its path.
-    pythonNow(
-      'import mailbox,shutil,sys; shutil.rmtree(sys.argv[1]); mailbox.MH(sys.argv[1]).add(b"Subject: again 1\\n\\nx\\n")',
-      dir(ann),
-    );
+    addWithPython(dir(ann), 'again 1', 'shutil.rmtree(sys.argv[1]); ');
     await store.refresh();
     assert.deepEqual(await subjects(store, ann), ['again 1']);
     addWithPython(dir(ann), 'again 2');

@@ -23,7 +23,15 @@ export interface MessageSource {
   deleteAll(): Promise<void>;
 }
 
+/**
+ * Each meta's key, made once: the store's metas are its index entries, which a wait looks at
+ * all of, and a key made again must be hashed again at each look-up.
+ */
+const keys = new WeakMap<object, string>();
+
 /** A stored copy's identity: mailbox, folder and MH number. */
 export function messageKey(meta: Pick<MessageMeta, 'mailbox' | 'folder' | 'number'>): string {
-  return `${meta.number} ${meta.folder} ${meta.mailbox}`;
+  let key = keys.get(meta);
+  if (key === undefined) keys.set(meta, (key = `${meta.number} ${meta.folder} ${meta.mailbox}`));
+  return key;
 }

@@ -26,6 +26,7 @@ import { folderKey, type FolderState, type MessageIndex } from './message-index.
 import { inboxName, type FolderRef, type StoreChange } from './reader.js';
 import type { ScanPool, ScanResult } from './scan.js';
 import { inRanges, parseSequences } from './sequences.js';
+import { identityOf, Notifications } from './watcher.js';
 
 /** What a folder's directory and sequences file looked like at its last comparison. */
 type Stamp = string;
@@ -40,12 +41,16 @@ const stillForMs = 50;
 const scanConcurrency = 8;
 
 export class IndexKeeper {
+  /** What the watcher's notifications vouch for: the directories a refresh need not stamp. */
+  readonly notifications = new Notifications();
   private readonly stamps = new Map<string, Stamp>();
+  private readonly dirs = new WeakMap<FolderRef, string>();
   /** Per folder: the comparison running now, and whether another was asked for meanwhile. */
   private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
   /** Own deliveries in flight, per folder. */
   private readonly inFlight = new Map<string, number>();
-  private listStamp: Stamp | undefined;
+  /** The stamps of MAIL_DIR and of each domain directory when the mailboxes were last listed. */
+  private listStamps = new Map<string, Stamp>();
   private firstScan: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -59,13 +64,19 @@ export class IndexKeeper {
 
   /** The directory of a folder (whose name was already checked). */
   folderDir(ref: FolderRef): string {
-    const at = ref.mailbox.lastIndexOf('@');
-    return path.join(
-      this.mailDir,
-      ref.mailbox.slice(at + 1),
-      ref.mailbox.slice(0, at),
-      ...folderComponents(ref.folder),
-    );
+    // Kept for the index's refs (one object per folder): a refresh asks it of every folder in scope.
+    let dir = this.dirs.get(ref);
+    if (dir === undefined) {
+      const at = ref.mailbox.lastIndexOf('@');
+      dir = path.join(
+        this.mailDir,
+        ref.mailbox.slice(at + 1),
+        ref.mailbox.slice(0, at),
+        ...folderComponents(ref.folder),
+      );
+      this.dirs.set(ref, dir);
+    }
+    return dir;
   }
 
   /** Own deliveries to a folder start / end: meanwhile its new numbers are not another writer's. */
@@ -90,41 +101,68 @@ export class IndexKeeper {
 
   private async scanEverything(): Promise<void> {
     // Taken before the listing, so a mailbox made meanwhile is found by the next refresh.
-    const listStamp = this.mailboxListStamp();
-    const inboxes = this.listMailboxes().map((mailbox) => ({ mailbox, folder: inboxName }));
+    const listStamps = this.mailboxListStamps();
+    const inboxes = this.listMailboxes(new Set()).map((mailbox) => ({ mailbox, folder: inboxName }));
     let next = 0;
     const worker = async () => {
       while (next < inboxes.length) await this.compare(inboxes[next++], true);
     };
     await Promise.all(Array.from({ length: scanConcurrency }, worker));
-    this.listStamp = listStamp;
+    this.listStamps = listStamps;
   }
 
   /**
    * Compares with the disk what may have changed: the list of mailboxes when MAIL_DIR's or a
-   * domain's directory changed, and each folder in scope whose stamp is new.
+   * domain's directory changed, and each folder in scope whose stamp is new. A directory that
+   * notifications vouch for is not stamped (`everyStamp`, the poll's, stamps them all: it is
+   * there for the changes notifications miss).
    */
-  async refresh(scope: { readonly mailbox?: string } = {}): Promise<void> {
+  async refresh(scope: { readonly mailbox?: string } = {}, options: { everyStamp?: boolean } = {}): Promise<void> {
     // Until the first scan is done, what it has not reached yet is not new: comparing it now
     // would announce every stored message as added by another process.
     await this.firstScan;
+    await this.notifications.caughtUp();
+    const unnoticed = options.everyStamp ? [] : undefined;
     const known = new Set(this.index.mailboxes());
-    if (scope.mailbox === undefined) {
-      const stamp = this.mailboxListStamp();
-      if (stamp !== this.listStamp) {
-        this.listStamp = stamp;
-        for (const mailbox of this.listMailboxes())
-          if (!known.has(mailbox)) await this.compare({ mailbox, folder: inboxName }, false);
-      }
+    if (scope.mailbox === undefined && this.mailboxListChanged(unnoticed)) {
+      for (const mailbox of this.listMailboxes(known)) await this.compare({ mailbox, folder: inboxName }, false);
     }
     const folders = scope.mailbox === undefined ? this.index.allFolders() : this.index.foldersOf(scope.mailbox);
     // A comparison under way (the watcher's) has taken the new stamp but may not have added what it
     // found yet: it is waited for, and runs once more, so that a refresh misses nothing done before it.
-    const stale = (ref: FolderRef) =>
-      this.running.has(folderKey(ref)) || this.stampOf(this.folderDir(ref)) !== this.stamps.get(folderKey(ref));
-    await Promise.all(folders.filter((state) => stale(state.ref)).map((state) => this.compare(state.ref, false)));
+    const stale = (ref: FolderRef, key = folderKey(ref)) =>
+      this.running.has(key) || this.changed(this.folderDir(ref), this.stamps.get(key), unnoticed);
+    const comparing = folders.filter((state) => stale(state.ref)).map((state) => this.compare(state.ref, false));
+    if (unnoticed && unnoticed.length > 0) void this.checkNotified(unnoticed);
+    await Promise.all(comparing);
     if (scope.mailbox !== undefined && !known.has(scope.mailbox))
       await this.compare({ mailbox: scope.mailbox, folder: inboxName }, false);
+  }
+
+  /**
+   * Whether `dir` differs from its stamp `last`. Without `unnoticed`, a directory notifications
+   * vouch for is not stamped; with it, every one is, and those that changed unnoticed go into it.
+   */
+  private changed(dir: string, last: Stamp | undefined, unnoticed?: string[]): boolean {
+    const silent = this.notifications.silentSince(dir);
+    if (silent !== undefined && !unnoticed) return silent !== last;
+    const stamp = this.stampOf(dir);
+    if (silent !== undefined && stamp !== silent) unnoticed?.push(dir);
+    return stamp !== last;
+  }
+
+  private async checkNotified(dirs: readonly string[]): Promise<void> {
+    if (await this.notifications.missed(dirs))
+      this.log.info(`Changes to ${dirs[0]} came without a notification: looking at every folder on each refresh`);
+  }
+
+  /** Whether MAIL_DIR or a domain directory changed since the mailboxes were last listed (see `changed`). */
+  private mailboxListChanged(unnoticed: string[] | undefined): boolean {
+    let changed = false;
+    for (const [dir, last] of this.listStamps) if (this.changed(dir, last, unnoticed)) changed = true;
+    if (!changed && this.listStamps.size > 0) return false;
+    this.listStamps = this.mailboxListStamps();
+    return true;
   }
 
   /**
@@ -341,41 +379,60 @@ export class IndexKeeper {
     return fresh;
   }
 
-  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part>, sorted. */
-  listMailboxes(): string[] {
+  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part> but those `known`, sorted. */
+  private listMailboxes(known: ReadonlySet<string>): string[] {
     const found: string[] = [];
     for (const domain of realSubDirectories(this.mailDir)) {
       if (domain.startsWith('.')) continue;
       for (const local of realSubDirectories(path.join(this.mailDir, domain))) {
-        const check = toMailbox(`${local}@${domain}`);
-        if (check.ok && check.mailbox.domain === domain) found.push(check.mailbox.address);
+        // A known name was checked when it became known (a new mailbox is one among thousands).
+        const address = `${local}@${domain}`;
+        if (known.has(address)) continue;
+        const check = toMailbox(address);
+        if (check.ok && check.mailbox.domain === domain && !known.has(check.mailbox.address))
+          found.push(check.mailbox.address);
       }
     }
     return found.sort();
   }
 
-  /** MAIL_DIR's stamp and every domain directory's: a new mailbox changes one of them. */
-  private mailboxListStamp(): Stamp {
-    return [
-      this.stampOf(this.mailDir),
-      ...realSubDirectories(this.mailDir).map((domain) => this.stampOf(path.join(this.mailDir, domain))),
-    ].join(',');
+  /**
+   * MAIL_DIR's stamp and every domain directory's (not `.tmp`'s, which each delivery changes): a
+   * new mailbox changes one of them.
+   */
+  private mailboxListStamps(): Map<string, Stamp> {
+    // MAIL_DIR's is taken before its listing, so a domain made meanwhile changes the next.
+    const stamps = new Map([[this.mailDir, this.stampOf(this.mailDir)]]);
+    for (const domain of realSubDirectories(this.mailDir)) {
+      const dir = path.join(this.mailDir, domain);
+      if (!domain.startsWith('.')) stamps.set(dir, this.stampOf(dir));
+    }
+    return stamps;
   }
 
-  /** A directory's change time and its sequences file's, as one comparable value. */
+  /**
+   * A directory's identity and change time and its sequences file's, as one comparable value;
+   * the notifications learn that it was taken.
+   */
   private stampOf(dir: string): Stamp {
-    return `${statStamp(dir)}/${statStamp(path.join(dir, sequencesFileName))}`;
+    const stat = lstatIfThere(dir);
+    const stamp = `${statStamp(stat)}/${statStamp(lstatIfThere(path.join(dir, sequencesFileName)))}`;
+    this.notifications.stamped(dir, identityOf(stat), stamp);
+    return stamp;
   }
 }
 
-function statStamp(file: string): string {
+function lstatIfThere(file: string): fs.BigIntStats | undefined {
   try {
-    const stat = fs.lstatSync(file, { bigint: true });
-    return `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}`;
+    return fs.lstatSync(file, { bigint: true });
   } catch (error) {
-    if (isGone(error)) return '-';
+    if (isGone(error)) return undefined;
     throw error;
   }
+}
+
+function statStamp(stat: fs.BigIntStats | undefined): string {
+  return stat ? `${identityOf(stat)}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}` : '-';
 }
 
 /** Entries of `dir` that are directories, not symlinks to one; [] when `dir` is gone. */

@@ -86,7 +86,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
 
   /** Tells every listener; one that throws is logged and does not stop the others or the store. */
   protected announce(change: StoreChange): void {
-    if (change.kind === 'folder') this.watcher.syncDirectories();
+    if (change.kind === 'folder') this.watcher.syncDirectories(change.change === 'created' ? change.folder : undefined);
     for (const listener of this.listeners('change')) {
       try {
         listener(change);

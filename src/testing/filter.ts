@@ -4,7 +4,7 @@
  */
 import { inspect } from 'node:util';
 import { codedError } from '../errors.js';
-import type { MailAddress, MessageMeta, ParsedMessage } from './message.js';
+import type { MailAddress, MessageMeta, ParsedContent } from './message.js';
 
 /**
  * How one field is matched: a string (exact; case-insensitive for addresses), a RegExp, or a
@@ -82,8 +82,8 @@ export function matchesMeta(meta: MessageMeta, filter: MessageFilter): boolean {
   return true;
 }
 
-/** Whether a message matches every key given in the filter. */
-export function matches(message: ParsedMessage, filter: MessageFilter): boolean {
+/** Whether a message matches every key given in the filter (none looks at its flags). */
+export function matches(message: ParsedContent, filter: MessageFilter): boolean {
   if (!matchesMeta(message, filter)) return false;
   if (filter.to !== undefined && !matchAddresses(filter.to, message.to, message.to)) return false;
   if (filter.cc !== undefined && !matchAddresses(filter.cc, message.cc, message.cc)) return false;

@@ -98,9 +98,8 @@ export class HttpSource implements MessageSource {
     return kept && { ...kept.content, flags: kept.flags };
   }
 
-  peek(meta: MessageMeta): ParsedMessage | undefined {
-    const kept = this.live ? this.kept.peek(messageKey(meta)) : undefined;
-    return kept && { ...kept.content, flags: kept.flags };
+  peek(meta: MessageMeta): ParsedContent | undefined {
+    return this.live ? this.kept.peek(messageKey(meta))?.content : undefined;
   }
 
   async deleteAll(): Promise<void> {

@@ -92,10 +92,15 @@ export interface ParsedMessage extends MessageMeta {
 /** A parsed message without its flags, which change while its content does not. */
 export type ParsedContent = Omit<ParsedMessage, 'flags'>;
 
+/**
+ * postal-mime, loaded on first use: a server that is never asked to parse (the CLI) saves its
+ * memory. The import is made once; made per message, it resolved the module again each time.
+ */
+let postalMime: Promise<typeof import('postal-mime')> | undefined;
+
 /** Parses a stored file (its flags are the store's to add). */
 export async function parseMessage(raw: Buffer, meta: MessageMeta): Promise<ParsedContent> {
-  // Loaded on first use: a server that is never asked to parse (the CLI) saves its memory.
-  const { default: PostalMime } = await import('postal-mime');
+  const { default: PostalMime } = await (postalMime ??= import('postal-mime'));
   const email = await PostalMime.parse(raw);
   const headers = collectHeaders(email);
   const text = withoutTrailingLineBreaks(email.text);

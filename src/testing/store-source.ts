@@ -37,9 +37,8 @@ export class StoreSource implements MessageSource {
     return message && this.withFlags(message);
   }
 
-  peek(meta: MessageMeta): ParsedMessage | undefined {
-    const message = this.parsed.peek(messageKey(meta));
-    return message && this.withFlags(message);
+  peek(meta: MessageMeta): ParsedContent | undefined {
+    return this.parsed.peek(messageKey(meta));
   }
 
   async deleteAll(): Promise<void> {

@@ -6,7 +6,7 @@
 import { defaults } from '../defaults.js';
 import { codedError, type ErrorCode } from '../errors.js';
 import { assertFilter, describeFilter, matches, matchesMeta, type MessageFilter } from './filter.js';
-import type { MessageMeta, ParsedMessage } from './message.js';
+import type { MessageMeta, ParsedContent, ParsedMessage } from './message.js';
 import { messageKey, type MessageSource } from './source.js';
 
 export interface WaitOptions {
@@ -123,10 +123,11 @@ export function waitForMessages(
       seen.add(key);
       arrived.push(meta);
       if (!matchesMeta(meta, filter)) return;
-      // Already parsed and nothing ahead of it in the queue: judged at once, which keeps a wait
-      // over thousands of stored messages to a quick synchronous scan.
+      // Already parsed and nothing ahead of it in the queue: judged at once, and only a match is
+      // loaded (with its flags), which keeps a wait over thousands of stored messages to a quick
+      // synchronous scan.
       const ready = loadsPending === 0 ? source.peek?.(meta) : undefined;
-      if (ready) return judge(ready);
+      if (ready && !fits(ready)) return;
       const loading = source.load(meta);
       // An unreadable message (deleted, not MIME) matches nothing; it must not break the wait.
       loading.catch(() => {});
@@ -134,19 +135,21 @@ export function waitForMessages(
       queue = queue.then(async () => {
         const message = await loading.catch(() => undefined);
         loadsPending--;
-        if (!done && message !== undefined) judge(message);
+        if (!done && message !== undefined && (ready !== undefined || fits(message))) accept(message);
       });
     };
 
-    const judge = (message: ParsedMessage) => {
-      let ok: boolean;
+    const fits = (message: ParsedContent): boolean => {
       try {
-        ok = matches(message, filter);
+        return matches(message, filter);
       } catch (error) {
         // A predicate threw: the test's bug, reported rather than swallowed.
-        return finish(() => reject(error));
+        finish(() => reject(error));
+        return false;
       }
-      if (!ok) return;
+    };
+
+    const accept = (message: ParsedMessage) => {
       found.push(message);
       if (found.length >= count) finish(() => resolve(found));
     };

@@ -380,6 +380,13 @@ export class IndexKeeper {
   }
 
   /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part> but those `known`, sorted. */
+  /** MAIL_DIR's domain directories (every real sub-directory but its own dot-directories). */
+  domainDirs(): string[] {
+    return realSubDirectories(this.mailDir)
+      .filter((domain) => !domain.startsWith('.'))
+      .map((domain) => path.join(this.mailDir, domain));
+  }
+
   private listMailboxes(known: ReadonlySet<string>): string[] {
     const found: string[] = [];
     for (const domain of realSubDirectories(this.mailDir)) {

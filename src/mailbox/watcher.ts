@@ -153,6 +153,8 @@ export class ChangeWatcher {
   private syncedVersion = -1;
 
   private readonly notifications: Notifications;
+  /** MAIL_DIR itself changed (a domain made, most likely): the next sync looks for directories to watch. */
+  private topChanged = false;
 
   constructor(
     private readonly mailDir: string,
@@ -220,7 +222,12 @@ export class ChangeWatcher {
     this.syncedVersion = this.index.foldersVersion;
     const wanted = this.directoriesInScope();
     for (const dir of this.watchers.keys()) if (!wanted.has(dir)) this.unwatch(dir);
-    for (const dir of wanted) if (!this.watchers.has(dir)) this.watchDirectory(dir);
+    const added = [...wanted].filter((dir) => !this.watchers.has(dir));
+    for (const dir of added) this.watchDirectory(dir);
+    // A domain that appeared since the last look may have changed before its watch began (a
+    // mailbox made in it at once, as `mailbox.MH` makes both): looked at once more.
+    if (this.topChanged && added.length > 0) this.soon();
+    this.topChanged = false;
   }
 
   close(): void {
@@ -257,7 +264,8 @@ export class ChangeWatcher {
    */
   private directoriesInScope(): Set<string> {
     const dirs = new Set<string>();
-    if (this.scopes.has('all')) dirs.add(this.mailDir);
+    // Every domain, not only those of known mailboxes: a mailbox made in a new one is noticed too.
+    if (this.scopes.has('all')) for (const dir of [this.mailDir, ...this.keeper.domainDirs()]) dirs.add(dir);
     for (const mailbox of this.index.mailboxes()) if (this.inScope(mailbox)) dirs.add(this.domainDir(mailbox));
     for (const state of this.index.allFolders())
       if (this.inScope(state.ref.mailbox)) dirs.add(this.keeper.folderDir(state.ref));
@@ -274,6 +282,10 @@ export class ChangeWatcher {
       const watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
         // The watched directory itself moved or went (a watch follows it, or ends silently).
         if (name === base || name === null) this.notifications.lost(dir);
+        if (dir === this.mailDir) {
+          this.topChanged = true;
+          this.syncedScopes = undefined;
+        }
         this.notifications.noticed(dir);
         this.soon();
       });

@@ -18,6 +18,7 @@ import { StoreSource } from '../testing/store-source.js';
 import { errorReply, HttpError } from './errors.js';
 import { EventHub, registerEvents } from './events.js';
 import { ItemIndex } from './item-index.js';
+import { lazyCompilers } from './lazy-compilers.js';
 import { registerMailhogRoutes } from './routes/mailhog.js';
 import { registerMailpitRoutes } from './routes/mailpit.js';
 import { registerOwnRoutes } from './routes/ours.js';
@@ -77,6 +78,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       maxParamLength: 16 * 1024,
     },
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: lazyCompilers },
     // A URL that does not decode (`%E0%A4%A`) is refused before routing, in our error shape.
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = errorReply(error);

@@ -1,7 +1,8 @@
 /**
  * What a start loads and builds, which is what start-up time is made of: the HTTP modules only
- * for the HTTP API, and a route's schema compilers (Ajv, fast-json-stringify) only once a route
- * runs. Each case runs in a fresh process, whose module cache then tells what was loaded.
+ * for the HTTP API, a route's schema compilers (Ajv, fast-json-stringify) only once a route runs,
+ * the OpenAPI document's plugin only once it is asked for. Each case runs in a fresh process,
+ * whose module cache then tells what was loaded.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -63,5 +64,20 @@ test('the HTTP API builds its validators and serializers (Ajv, fast-json-stringi
   for (const name of ['ajv', '@fastify/fast-json-stringify-compiler']) {
     assert.ok(!started.includes(name), `${name} is loaded at start`);
     assert.ok(requested.includes(name), `${name} is loaded once /api/v1/messages ran`);
+  }
+});
+
+test('the OpenAPI document (@fastify/swagger, with its YAML library) is drawn on its first request', async () => {
+  const { started, requested } = await packagesLoaded(`
+    const server = await startTestMailServer({ mailDir, httpPort: 0 });
+    loaded('started');
+    const document = await (await fetch(server.httpUrl + '/api/v1/openapi.json')).json();
+    if (!document.paths['/api/v1/messages']) throw new Error('no /api/v1/messages in the document');
+    loaded('requested');
+    await server.close();
+  `);
+  for (const name of ['@fastify/swagger', 'yaml']) {
+    assert.ok(!started.includes(name), `${name} is loaded at start`);
+    assert.ok(requested.includes(name), `${name} is loaded once the document was asked for`);
   }
 });

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Chaos } from './chaos/chaos.js';
 import type { ChaosRule } from './chaos/rule.js';
-import { Relay } from './http/release.js';
-import { createHttpServer, listenHttp, type HttpUser } from './http/server.js';
+import type { Relay } from './http/release.js';
+import type { HttpUser } from './http/server.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
@@ -94,11 +94,12 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     : undefined;
   const host = options.host ?? defaults.host;
   const serverName = os.hostname() || 'localhost';
-  // Checked before anything starts, as the TLS files are.
-  const relay =
-    options.smtpRelay === undefined
-      ? undefined
-      : new Relay({ url: options.smtpRelay, allow: options.smtpRelayAllow }, serverName);
+  // Checked before anything starts, as the TLS files are. The HTTP modules load only where used (start-up time).
+  let relay: Relay | undefined;
+  if (options.smtpRelay !== undefined) {
+    const release = await import('./http/release.js');
+    relay = new release.Relay({ url: options.smtpRelay, allow: options.smtpRelayAllow }, serverName);
+  }
   const ownsMailDir = options.mailDir === undefined;
   const mailDir = options.mailDir ?? (await mkdtemp(path.join(os.tmpdir(), 'test-mail-server-')));
   const store = await MailStore.open(mailDir, log);
@@ -124,6 +125,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
   try {
     await smtp.start();
     if (options.httpPort !== undefined) {
+      // Loaded once SMTP listens: Fastify and its plugins take a few hundred ms to load, which the greeting need not wait for.
+      const { createHttpServer, listenHttp } = await import('./http/server.js');
       http = await createHttpServer({
         reader: store,
         messages: messageSource,

@@ -7,7 +7,6 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chaos } from '../chaos/chaos.js';
@@ -18,6 +17,8 @@ import { StoreSource } from '../testing/store-source.js';
 import { errorReply, HttpError } from './errors.js';
 import { EventHub, registerEvents } from './events.js';
 import { ItemIndex } from './item-index.js';
+import { lazyCompilers } from './lazy-compilers.js';
+import { openApiDocument } from './openapi.js';
 import { registerMailhogRoutes } from './routes/mailhog.js';
 import { registerMailpitRoutes } from './routes/mailpit.js';
 import { registerOwnRoutes } from './routes/ours.js';
@@ -77,6 +78,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       maxParamLength: 16 * 1024,
     },
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: lazyCompilers },
     // A URL that does not decode (`%E0%A4%A`) is refused before routing, in our error shape.
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = errorReply(error);
@@ -116,22 +118,20 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   });
 
   await app.register(cors, { origin: options.corsOrigin ?? false, methods: ['GET', 'POST', 'PUT', 'DELETE'] });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'test-mail-server HTTP API',
-        version: options.version ?? '0',
-        description: [
-          "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes: the mailboxes, and",
-          'under /api/tms the test toolkit (stored copies, parsed with links and raw bytes) and fault-injection rules.',
-          'Two WebSocket streams (not described as paths, OpenAPI has no words for them): /api/events sends',
-          "Mailpit's events ({ Type: new | update | delete | truncate | prune | stats, Data }); /api/tms/events sends",
-          "{ type: 'ready' } once it watches, then { type: 'added', message } for each stored copy (its meta, as in",
-          'GET /api/tms/messages), { type: flags | expunged | folder, mailbox, folder, ... } for changes.',
-          'Errors are { Error, code } with a stable code; see the README for the list.',
-        ].join(' '),
-      },
+  const openapi = openApiDocument(app, {
+    openapi: '3.1.0',
+    info: {
+      title: 'test-mail-server HTTP API',
+      version: options.version ?? '0',
+      description: [
+        "Mailpit's API v1 and MailHog's API over the server's MH mailboxes, plus its own routes: the mailboxes, and",
+        'under /api/tms the test toolkit (stored copies, parsed with links and raw bytes) and fault-injection rules.',
+        'Two WebSocket streams (not described as paths, OpenAPI has no words for them): /api/events sends',
+        "Mailpit's events ({ Type: new | update | delete | truncate | prune | stats, Data }); /api/tms/events sends",
+        "{ type: 'ready' } once it watches, then { type: 'added', message } for each stored copy (its meta, as in",
+        'GET /api/tms/messages), { type: flags | expunged | folder, mailbox, folder, ... } for changes.',
+        'Errors are { Error, code } with a stable code; see the README for the list.',
+      ].join(' '),
     },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
@@ -146,7 +146,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   registerToolkitRoutes(app, context);
   registerEvents(app, context);
   for (const path of ['/api/v1/openapi.json', '/api/v1/swagger.json'])
-    app.get(path, { schema: { hide: true } }, () => app.swagger());
+    app.get(path, { schema: { hide: true } }, openapi);
   await app.ready();
   return app;
 }

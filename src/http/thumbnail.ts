@@ -7,15 +7,14 @@
  * is still busy after `deadline` gives the blank thumbnail; nothing a part holds gives a 500.
  */
 import { startWorker } from '../worker.js';
-import { renderThumbnail } from './thumbnail-render.js';
 
 /** Far beyond what the largest picture allowed takes; only a decoder gone astray reaches it. */
 const deadline = 60_000;
 
-let blank: Buffer | undefined;
-/** The thumbnail of a part that is no picture. */
-function blankThumbnail(): Buffer {
-  return (blank ??= renderThumbnail(Buffer.alloc(0)));
+let blank: Promise<Buffer> | undefined;
+/** The thumbnail of a part that is no picture. The decoders load on first use, not with the HTTP API (start-up time). */
+function blankThumbnail(): Promise<Buffer> {
+  return (blank ??= import('./thumbnail-render.js').then(({ renderThumbnail }) => renderThumbnail(Buffer.alloc(0))));
 }
 
 /** The thread drawing before the next one may start: one at a time, in order. */
@@ -23,7 +22,7 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /** The thumbnail of a part (its decoded bytes), as Mailpit draws it. */
 export function thumbnail(part: { readonly contentType: string; readonly content: Buffer }): Promise<Buffer> {
-  if (!part.contentType.toLowerCase().startsWith('image/')) return Promise.resolve(blankThumbnail());
+  if (!part.contentType.toLowerCase().startsWith('image/')) return blankThumbnail();
   // Whatever goes wrong on the thread, the answer is the blank thumbnail.
   const drawn = queue.then(() => inThread(part.content)).catch(blankThumbnail);
   queue = drawn;

@@ -68,6 +68,14 @@ export interface MessageSummary {
   readonly inline: number;
   /** Plain text from the HTML (else the text part), white space collapsed, at most 200 characters. */
   readonly snippet: string;
+  /** Where the store keeps the message's search text (see `TextMatcher`); only the store reads or changes it. */
+  readonly textRecord: TextRecord;
+}
+
+/** A search text's place in the store's file of them: its position there, valid for one generation of the file. */
+export interface TextRecord {
+  position: number;
+  generation: number;
 }
 
 /**

@@ -63,7 +63,8 @@ export function summarize(raw: Uint8Array): Summarized {
     inline: walk.inline,
   };
   return {
-    summary: { ...summary, snippet: snippet(body) },
+    // Not kept anywhere yet: no generation of the store's text file is 0.
+    summary: { ...summary, snippet: snippet(body), textRecord: { position: -1, generation: 0 } },
     searchText: searchText(summary, header('return-path') ?? '', body),
   };
 }

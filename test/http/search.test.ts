@@ -18,6 +18,7 @@ function summary(fields: Partial<MessageSummary> = {}): MessageSummary {
     attachments: 1,
     inline: 0,
     snippet: 'Thanks for your order',
+    textRecord: { position: -1, generation: 0 },
     ...fields,
   };
 }

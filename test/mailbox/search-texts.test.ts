@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { MessageSummary } from '../../src/mailbox/reader.js';
-import { SearchTexts } from '../../src/mailbox/search-texts.js';
+import { chunkBytes, SearchTexts } from '../../src/mailbox/search-texts.js';
 import { MailStore } from '../../src/mailbox/store.js';
 import { cleanString } from '../../src/mailbox/summary.js';
 import { CliProcess, tempDir } from '../helpers.js';
@@ -150,16 +150,16 @@ const someSummary = (): MessageSummary => ({
   attachments: 0,
   inline: 0,
   snippet: '',
+  textRecord: { position: -1, generation: 0 },
 });
 
-test('a word across two chunks of the read (4 MiB apart) is found, in the record that holds it', async () => {
+test('a word across two chunks of the read is found, in the record that holds it', async () => {
   const [first, second, third] = [someSummary(), someSummary(), someSummary()];
   const texts = textsIn(await tempDir(), new Set([first, second, third]));
-  const chunk = 4 * 1024 * 1024;
   texts.add([
     { summary: first, searchText: 'a'.repeat(1000) },
-    // Its record starts at byte 1001; "needle" runs over byte 4 MiB.
-    { summary: second, searchText: `${'b'.repeat(chunk - 1001 - 3)}needle b` },
+    // Its record starts at byte 1001; "needle" runs over the end of the first chunk.
+    { summary: second, searchText: `${'b'.repeat(chunkBytes - 1001 - 3)}needle b` },
     { summary: third, searchText: 'c needle' },
   ]);
   const matches = texts.matcher(['needle', 'a b']);

@@ -53,11 +53,11 @@ class RecordTable {
       bigger.set(this.starts);
       this.starts = bigger;
     }
-    if (record) this.hand(record, this.count);
+    if (record) this.assign(record, this.count);
     this.starts[this.count++] = start;
   }
 
-  hand(record: TextRecord, position: number): void {
+  assign(record: TextRecord, position: number): void {
     record.position = position;
     record.generation = this.generation;
   }
@@ -217,7 +217,7 @@ export class SearchTexts {
     }
     // Only now, the copy done: until then every handle must still name the old file's record.
     let position = 0;
-    for (const record of live) if (record) this.records.hand(record, position++);
+    for (const record of live) if (record) this.records.assign(record, position++);
   }
 
   /** Copies each run of live records with one read and write per chunk. */

@@ -50,6 +50,8 @@ export interface StoreDisk {
   folderAt(dir: string): MhFolder;
   /** A new temp file under MAIL_DIR/.tmp (same file system as the folders), open for writing. */
   createTemp(): { file: string; fd: number };
+  /** The same, named as the store's file of search texts (see search-texts.ts), so it is told apart there. */
+  createSearchTextFile(): { file: string; fd: number };
 }
 
 export class IndexedStore extends EventEmitter<StoreEvents> implements MailReader {
@@ -63,7 +65,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
   protected constructor(protected readonly disk: StoreDisk) {
     super();
     this.texts = new SearchTexts({
-      createTemp: () => disk.createTemp(),
+      createTemp: () => disk.createSearchTextFile(),
       forEachLive: (visit) => {
         for (const entry of this.index.all()) if (entry.summary) visit(entry.summary);
       },

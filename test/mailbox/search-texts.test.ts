@@ -39,6 +39,8 @@ async function tempFiles(mailDir: string): Promise<string[]> {
 async function textFile(mailDir: string): Promise<string> {
   const files = await tempFiles(mailDir);
   assert.equal(files.length, 1, `one file in .tmp: ${files.join(', ')}`);
+  // The pid and store id first, as start-up cleanup wants them, then what it is.
+  assert.match(files[0], /^\d+-[0-9a-f]{8}-search-texts-\d+$/);
   return readFile(path.join(mailDir, '.tmp', files[0]), 'utf8');
 }
 

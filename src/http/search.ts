@@ -2,10 +2,11 @@
  * Mailpit's search syntax (internal/storage/search.go in Mailpit), as a parser and a predicate.
  * Terms are split on spaces, `"double quotes"` group a phrase, every term must match, and a
  * leading `-` or `!` negates one. Prefixed terms filter on one field, bare words on the message's
- * search text (headers and body). Like Mailpit, a term that cannot be read (a bad date, a size
- * of 0) is ignored or, for sizes, searched as a word. Our own `mailbox:` term is added.
+ * search text (headers and body), which the store matches in bulk (`MailReader.textMatcher`).
+ * Like Mailpit, a term that cannot be read (a bad date, a size of 0) is ignored or, for sizes,
+ * searched as a word. Our own `mailbox:` term is added.
  */
-import type { HeaderAddress, MessageSummary } from '../mailbox/reader.js';
+import type { HeaderAddress, MailReader, MessageSummary, TextMatcher } from '../mailbox/reader.js';
 import { cleanString } from '../mailbox/summary.js';
 
 /** What a search looks at: one stored copy, or one Mailpit item (every copy of a transaction). */
@@ -64,10 +65,17 @@ export function parseSearch(query: string, options: SearchOptions = {}): Negatab
   return terms;
 }
 
-/** A predicate for `query`; an empty query matches everything. */
-export function compileSearch(query: string, options: SearchOptions = {}): (subject: Searchable) => boolean {
+/** A predicate for `query` over `reader`'s messages; an empty query matches everything. */
+export function compileSearch(
+  query: string,
+  reader: Pick<MailReader, 'textMatcher'>,
+  options: SearchOptions = {},
+): (subject: Searchable) => boolean {
   const terms = parseSearch(query, options);
-  return (subject) => terms.every((term) => matchTerm(term, subject) !== term.negated);
+  const words = terms.flatMap((term) => (term.kind === 'text' ? [term.value] : []));
+  // The store's texts are read once per search, and only for a search with words.
+  const hasText: TextMatcher = words.length === 0 ? () => false : reader.textMatcher(words);
+  return (subject) => terms.every((term) => matchTerm(term, subject, hasText) !== term.negated);
 }
 
 /** Mailpit's ArgsParser: split on spaces outside double quotes; the quotes themselves are dropped. */
@@ -122,7 +130,7 @@ function parseTerm(word: string, timeZone: string | undefined): SearchTerm | und
   return flagTerms[lower] ?? { kind: 'text', value: cleanString(word) };
 }
 
-function matchTerm(term: SearchTerm, subject: Searchable): boolean {
+function matchTerm(term: SearchTerm, subject: Searchable, hasText: TextMatcher): boolean {
   const { summary } = subject;
   switch (term.kind) {
     case 'address':
@@ -136,7 +144,7 @@ function matchTerm(term: SearchTerm, subject: Searchable): boolean {
     case 'mailbox':
       return subject.mailboxes.some((mailbox) => mailbox.toLowerCase() === term.value);
     case 'text':
-      return summary.searchText.includes(term.value);
+      return hasText(summary, term.value);
     case 'is':
       return term.value === 'tagged' ? subject.tags.length > 0 : subject.read === (term.value === 'read');
     case 'has':

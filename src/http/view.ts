@@ -60,7 +60,7 @@ export class MailView {
 
   /** Every item matching `query`, newest first. */
   async search(query: string, options: SearchOptions = {}): Promise<ItemWithSummary[]> {
-    const matches = compileSearch(query, options);
+    const matches = compileSearch(query, this.reader, options);
     const judge = ({ item, summary }: ItemWithSummary) => matches(searchableOf(item, summary));
     // Summaries at hand are judged at once; only the rest (mail this server stored, not yet read) wait for a file.
     const results: Array<ItemWithSummary | Promise<ItemWithSummary | undefined>> = [];

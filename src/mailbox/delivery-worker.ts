@@ -26,7 +26,7 @@ const context = {
   smallFiles: new SmallFiles(),
 };
 // The thread id keeps our temp names apart from the main thread's and from an earlier delivery thread's.
-const writer = new CopyWriter(mailDir, new TempNames(data.mailDir, data.storeId, threadId), context, log);
+const writer = new CopyWriter(mailDir, new TempNames(data.mailDir, data.storeId, `t${threadId}`), context, log);
 
 serveRequests<DeliveryRequest, DeliveryReply>(
   port,

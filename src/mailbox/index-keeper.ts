@@ -24,7 +24,8 @@ import {
 } from './folder-listing.js';
 import { folderKey, type FolderState, type MessageIndex } from './message-index.js';
 import { inboxName, type FolderRef, type StoreChange } from './reader.js';
-import type { ScanPool, ScanResult } from './scan.js';
+import type { ScannedFile, ScanPool, ScanResult } from './scan.js';
+import type { SearchTexts } from './search-texts.js';
 import { inRanges, parseSequences } from './sequences.js';
 import { identityOf, Notifications } from './watcher.js';
 
@@ -58,6 +59,7 @@ export class IndexKeeper {
     private readonly mailDir: string,
     private readonly index: MessageIndex,
     private readonly pool: ScanPool,
+    private readonly texts: SearchTexts,
     private readonly emit: (change: StoreChange) => void,
     private readonly log: Logger,
   ) {}
@@ -257,6 +259,13 @@ export class IndexKeeper {
       if (isFresh(result)) fresh = true;
       else this.addScanned(state, found[i], result, flags.get(found[i]) ?? [], initial);
     });
+    // One write for the folder's batch, of the texts whose summaries the index now holds.
+    this.texts.add(
+      results.filter(
+        (r, i): r is ScannedFile =>
+          'summary' in r && state.messages.get(found[i])?.summary?.textRecord === r.summary.textRecord,
+      ),
+    );
     if (fresh) setTimeout(() => void this.compare(state.ref, false), stillForMs).unref();
   }
 

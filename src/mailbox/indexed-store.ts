@@ -32,9 +32,11 @@ import {
   type ReadOptions,
   type StoreChange,
   type StoreEvents,
+  type TextMatcher,
   type Watch,
 } from './reader.js';
 import { ScanPool } from './scan.js';
+import { SearchTexts } from './search-texts.js';
 import { inRanges } from './sequences.js';
 import { ChangeWatcher } from './watcher.js';
 
@@ -48,6 +50,8 @@ export interface StoreDisk {
   folderAt(dir: string): MhFolder;
   /** A new temp file under MAIL_DIR/.tmp (same file system as the folders), open for writing. */
   createTemp(): { file: string; fd: number };
+  /** The same, named as the store's file of search texts (see search-texts.ts), so it is told apart there. */
+  createSearchTextFile(): { file: string; fd: number };
 }
 
 export class IndexedStore extends EventEmitter<StoreEvents> implements MailReader {
@@ -55,11 +59,20 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
   protected readonly keeper: IndexKeeper;
   private readonly watcher: ChangeWatcher;
   private readonly pool = new ScanPool();
+  private readonly texts: SearchTexts;
   indexed: Promise<void> = Promise.resolve();
 
   protected constructor(protected readonly disk: StoreDisk) {
     super();
-    this.keeper = new IndexKeeper(disk.mailDir, this.index, this.pool, (change) => this.announce(change), disk.log);
+    this.texts = new SearchTexts({
+      createTemp: () => disk.createSearchTextFile(),
+      forEachLive: (visit) => {
+        for (const entry of this.index.all()) if (entry.summary) visit(entry.summary);
+      },
+      log: disk.log,
+    });
+    const announce = (change: StoreChange) => this.announce(change);
+    this.keeper = new IndexKeeper(disk.mailDir, this.index, this.pool, this.texts, announce, disk.log);
     this.watcher = new ChangeWatcher(disk.mailDir, this.index, this.keeper, disk.log);
   }
 
@@ -82,11 +95,13 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     await this.keeper.close();
     await this.indexed;
     await this.pool.close();
+    this.texts.close();
   }
 
   /** Tells every listener; one that throws is logged and does not stop the others or the store. */
   protected announce(change: StoreChange): void {
     if (change.kind === 'folder') this.watcher.syncDirectories(change.change === 'created' ? change.folder : undefined);
+    if (change.kind === 'expunged' || change.kind === 'folder') this.texts.noteRemovals();
     for (const listener of this.listeners('change')) {
       try {
         listener(change);
@@ -136,7 +151,13 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     const [result] = await this.pool.read([this.messageFile(entry)]);
     if (!result || !('summary' in result)) return undefined;
     entry.servedSize = result.servedSize;
-    return this.index.setSummary(entry, result.summary);
+    const summary = this.index.setSummary(entry, result.summary);
+    this.texts.add([result]);
+    return summary;
+  }
+
+  textMatcher(values: readonly string[]): TextMatcher {
+    return this.texts.matcher(values);
   }
 
   async read(ref: MessageRef, options?: ReadOptions): Promise<Buffer | undefined> {

@@ -5,7 +5,7 @@
  * empty sharing one empty list, and an address many messages carry (the application's sender,
  * the test's recipients) one object for all of them.
  */
-import type { HeaderAddress, MessageSummary } from './reader.js';
+import type { HeaderAddress, MessageSummary, TextRecord } from './reader.js';
 
 /**
  * Equal values shared as one frozen object: values many index entries hold alike (an address, a
@@ -58,7 +58,7 @@ class KeptSummary implements MessageSummary {
   readonly attachments: number;
   readonly inline: number;
   readonly snippet: string;
-  readonly searchText: string;
+  readonly textRecord: TextRecord;
 
   constructor(summary: MessageSummary, keeper: SummaryKeeper) {
     this.from = summary.from && keeper.address(summary.from);
@@ -72,7 +72,8 @@ class KeptSummary implements MessageSummary {
     this.attachments = summary.attachments;
     this.inline = summary.inline;
     this.snippet = summary.snippet;
-    this.searchText = summary.searchText;
+    // The same handle: the store's search texts move it when their file is rewritten.
+    this.textRecord = summary.textRecord;
   }
 
   get date(): Date | undefined {

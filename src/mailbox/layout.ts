@@ -37,16 +37,16 @@ export function ownerOf(name: string): { pid: number; storeId: string | undefine
 
 /**
  * Names for files in MAIL_DIR/.tmp, unique per writer: the pid and store id first (see
- * `ownerOf`, which start-up cleanup relies on), then the writer's own tag (the delivery
- * thread's id), then a count.
+ * `ownerOf`, which start-up cleanup relies on), then the writer's own tag (`t` and the delivery
+ * thread's id, `search-texts` for the store's file of search texts), then a count.
  */
 export class TempNames {
   private count = 0;
   private readonly prefix: string;
 
-  constructor(mailDir: string, storeId: string, threadId?: number) {
-    const writer = threadId === undefined ? '' : `t${threadId}-`;
-    this.prefix = path.join(mailDir, tempDirName, `${process.pid}-${storeId}-${writer}`);
+  constructor(mailDir: string, storeId: string, writer?: string) {
+    const tag = writer === undefined ? '' : `${writer}-`;
+    this.prefix = path.join(mailDir, tempDirName, `${process.pid}-${storeId}-${tag}`);
   }
 
   next(): string {

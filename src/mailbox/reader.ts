@@ -68,12 +68,22 @@ export interface MessageSummary {
   readonly inline: number;
   /** Plain text from the HTML (else the text part), white space collapsed, at most 200 characters. */
   readonly snippet: string;
-  /**
-   * Lowercased text for searching: From, To, Cc, Bcc, Reply-To, Return-Path, Subject and the
-   * body as plain text (capped in length), white space collapsed.
-   */
-  readonly searchText: string;
+  /** Where the store keeps the message's search text (see `TextMatcher`); only the store reads or changes it. */
+  readonly textRecord: TextRecord;
 }
+
+/** A search text's place in the store's file of them: its position there, valid for one generation of the file. */
+export interface TextRecord {
+  position: number;
+  generation: number;
+}
+
+/**
+ * Whether the search text of a message (From, To, Cc, Bcc, Reply-To, Return-Path, Subject and
+ * the body as plain text, cleaned as `cleanString` cleans) holds `value`, one of the values the
+ * matcher was made for (see `MailReader.textMatcher`).
+ */
+export type TextMatcher = (summary: MessageSummary, value: string) => boolean;
 
 /** One stored message as the index knows it: the same object for its life; flags and summary are updated in place. */
 export interface IndexedMessage extends MessageRef {
@@ -196,6 +206,12 @@ export interface MailReader extends EventEmitter<StoreEvents> {
 
   /** The message's summary, parsing it if needed (cached in the index entry). */
   summary(ref: MessageRef): Promise<MessageSummary | undefined>;
+  /**
+   * For one search: finds at once, in one pass over every stored search text, which hold each
+   * of `values` (cleaned by `cleanString`), then answers for any summary. Summaries made later
+   * are looked at one by one, so make it when the search starts.
+   */
+  textMatcher(values: readonly string[]): TextMatcher;
   /** Bytes of the message (see ReadOptions); undefined when it is gone. */
   read(ref: MessageRef, options?: ReadOptions): Promise<Buffer | undefined>;
   /** The same as a stream, for large messages. */

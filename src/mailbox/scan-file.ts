@@ -29,7 +29,7 @@ export function readMessageFile(path: string): ScanResult {
       size: bytes.length,
       mtime: stat.mtime,
       trace: parseTrace(bytes.subarray(0, traceHeadBytes)),
-      summary: summarize(bytes),
+      ...summarize(bytes),
       servedSize: bytes.length + bareLineFeeds(bytes),
     };
   } catch (error) {

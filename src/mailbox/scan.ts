@@ -4,15 +4,15 @@
  * already holds 100,000 messages leaves the main thread free to serve.
  */
 import { availableParallelism } from 'node:os';
-import type { MessageSummary } from './reader.js';
 import { RequestThread } from './request-thread.js';
+import type { Summarized } from './summary.js';
 import type { TraceInfo } from './trace.js';
 
-export interface ScannedFile {
+/** The search text is for the store's text file (see search-texts.ts), not to be kept beside the summary. */
+export interface ScannedFile extends Summarized {
   readonly size: number;
   readonly mtime: Date;
   readonly trace: TraceInfo;
-  readonly summary: MessageSummary;
   /** Octets as served with CRLF line ends. */
   readonly servedSize: number;
 }

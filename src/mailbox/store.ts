@@ -65,6 +65,7 @@ export class MailStore extends IndexedStore {
     const storeId = newStoreId();
     const token = new LockToken(lockTokenPath(mailDir, storeId), layout);
     const tempNames = new TempNames(mailDir, storeId);
+    const searchTextNames = new TempNames(mailDir, storeId, 'search-texts');
     const logLine = (level: 'debug' | 'warning', message: string) => log[level](message);
     const folderContext = { lock: { token, waitMs: lockWaitMs, log: logLine }, smallFiles: new SmallFiles() };
     super({
@@ -73,6 +74,7 @@ export class MailStore extends IndexedStore {
       layout,
       folderAt: (dir) => new MhFolder(dir, folderContext),
       createTemp: () => layout.createTemp(tempNames),
+      createSearchTextFile: () => layout.createTemp(searchTextNames),
     });
     this.layout = layout;
     this.storeId = storeId;

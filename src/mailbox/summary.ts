@@ -10,6 +10,16 @@ import { addressParser, decodeWords, type Address } from 'postal-mime';
 import { headerAddresses, validDate } from './addresses.js';
 import type { MessageSummary } from './reader.js';
 
+/**
+ * A summary, and the message's lowercased text for searching: From, To, Cc, Bcc, Reply-To,
+ * Return-Path, Subject and the body as plain text (capped in length), white space collapsed.
+ * The store keeps the text apart, off the heap (see search-texts.ts).
+ */
+export interface Summarized {
+  readonly summary: MessageSummary;
+  readonly searchText: string;
+}
+
 /** Characters of a snippet before it is cut (Mailpit cuts at 200 and adds "..."). */
 const snippetLength = 200;
 /** Body text kept for searching: enough for any test's mail, bounded for a huge one. */
@@ -33,7 +43,7 @@ interface Walk {
   parts: number;
 }
 
-export function summarize(raw: Uint8Array): MessageSummary {
+export function summarize(raw: Uint8Array): Summarized {
   const message = splitPart(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1'));
   const walk: Walk = { plain: [], html: [], attachments: 0, inline: 0, parts: 0 };
   walkPart(message, walk, 0);
@@ -52,7 +62,11 @@ export function summarize(raw: Uint8Array): MessageSummary {
     attachments: walk.attachments - walk.inline,
     inline: walk.inline,
   };
-  return { ...summary, snippet: snippet(body), searchText: searchText(summary, header('return-path') ?? '', body) };
+  return {
+    // Not kept anywhere yet: no generation of the store's text file is 0.
+    summary: { ...summary, snippet: snippet(body), textRecord: { position: -1, generation: 0 } },
+    searchText: searchText(summary, header('return-path') ?? '', body),
+  };
 }
 
 /** The body's first characters, white space collapsed; only the start of a long body is looked at. */

@@ -1,7 +1,7 @@
-/** Mailpit's search syntax, term by term, against in-memory messages. */
+/** Mailpit's search syntax, term by term, against in-memory messages (their search texts in a map). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MessageSummary } from '../../src/mailbox/reader.js';
+import type { MailReader, MessageSummary } from '../../src/mailbox/reader.js';
 import { cleanString } from '../../src/mailbox/summary.js';
 import { compileSearch, parseDate, parseSearch, sizeToBytes, type Searchable } from '../../src/http/search.js';
 
@@ -18,15 +18,27 @@ function summary(fields: Partial<MessageSummary> = {}): MessageSummary {
     attachments: 1,
     inline: 0,
     snippet: 'Thanks for your order',
-    searchText: cleanString(
-      'Ann Smith <ann@example.test> Your order, #42 (shipped) Bob <bob@doh.hi.gov> carl@example.test Thanks for your order of blue shoes',
-    ),
+    textRecord: { position: -1, generation: 0 },
     ...fields,
   };
 }
 
+const searchTexts = new Map<MessageSummary, string>();
+/** The store's part of a search: which summaries' texts hold each word. */
+const reader: Pick<MailReader, 'textMatcher'> = {
+  textMatcher: () => (summary, value) => searchTexts.get(summary)!.includes(value),
+};
+
+function withText(summary: MessageSummary, text: string): MessageSummary {
+  searchTexts.set(summary, cleanString(text));
+  return summary;
+}
+
 const order: Searchable = {
-  summary: summary(),
+  summary: withText(
+    summary(),
+    'Ann Smith <ann@example.test> Your order, #42 (shipped) Bob <bob@doh.hi.gov> carl@example.test Thanks for your order of blue shoes',
+  ),
   bcc: [{ name: '', address: 'dave@example.test' }],
   receivedAt: new Date('2026-03-01T10:00:05Z'),
   size: 3000,
@@ -36,17 +48,19 @@ const order: Searchable = {
 };
 
 const plain: Searchable = {
-  summary: summary({
-    from: undefined,
-    to: [{ name: '', address: 'eve@example.test' }],
-    cc: [],
-    replyTo: [],
-    subject: 'Welcome',
-    messageId: 'w1@app.example.test',
-    attachments: 0,
-    inline: 2,
-    searchText: cleanString('eve@example.test Welcome hello eve'),
-  }),
+  summary: withText(
+    summary({
+      from: undefined,
+      to: [{ name: '', address: 'eve@example.test' }],
+      cc: [],
+      replyTo: [],
+      subject: 'Welcome',
+      messageId: 'w1@app.example.test',
+      attachments: 0,
+      inline: 2,
+    }),
+    'eve@example.test Welcome hello eve',
+  ),
   bcc: [],
   receivedAt: new Date('2026-03-02T00:00:00Z'),
   size: 900,
@@ -57,7 +71,7 @@ const plain: Searchable = {
 
 /** Which of the two messages a query selects. */
 function selected(query: string, options = {}): string[] {
-  const matches = compileSearch(query, options);
+  const matches = compileSearch(query, reader, options);
   return [
     ['order', order],
     ['plain', plain],

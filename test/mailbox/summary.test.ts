@@ -59,7 +59,7 @@ async function compose(options: Mail.Options): Promise<Buffer> {
 }
 
 async function sideBySide(name: string, raw: Buffer): Promise<void> {
-  const ours = summarize(raw);
+  const { summary: ours, searchText } = summarize(raw);
   const full = await PostalMime.parse(raw);
   const inline = full.attachments.filter(
     (part) => part.contentId !== undefined && part.disposition !== 'attachment',
@@ -80,7 +80,7 @@ async function sideBySide(name: string, raw: Buffer): Promise<void> {
   );
   assert.ok(ours.snippet.length <= 203, name);
   for (const word of text.toLowerCase().split(' ').slice(0, 20))
-    assert.ok(ours.searchText.includes(word.replace(/[<>",;()]/g, '')), `${name}: ${word}`);
+    assert.ok(searchText.includes(word.replace(/[<>",;()]/g, '')), `${name}: ${word}`);
 }
 
 for (const [name, options] of Object.entries(composed)) {
@@ -102,17 +102,20 @@ msg.add_attachment(b"\\x00\\x01binary", maintype="application", subtype="octet-s
 sys.stdout.buffer.write(msg.as_bytes())`;
   const raw = Buffer.from(await python(script), 'utf8');
   await sideBySide('python', raw);
-  assert.deepEqual([summarize(raw).attachments, summarize(raw).snippet], [1, 'Hallo Bob, schöne Grüße']);
+  assert.deepEqual(
+    [summarize(raw).summary.attachments, summarize(raw).summary.snippet],
+    [1, 'Hallo Bob, schöne Grüße'],
+  );
 });
 
 test('hostile nesting and a missing boundary are summarized without deep recursion or a throw', () => {
   let nested = 'text';
   for (let i = 0; i < 100; i++)
     nested = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${nested}\r\n--b${i}--\r\n`;
-  const deep = summarize(Buffer.from(`Subject: deep\r\n${nested}`));
+  const deep = summarize(Buffer.from(`Subject: deep\r\n${nested}`)).summary;
   assert.equal(deep.subject, 'deep');
-  assert.equal(summarize(Buffer.from('Content-Type: multipart/mixed\r\n\r\nno boundary')).snippet, '');
-  assert.equal(summarize(Buffer.from('')).subject, '');
+  assert.equal(summarize(Buffer.from('Content-Type: multipart/mixed\r\n\r\nno boundary')).summary.snippet, '');
+  assert.equal(summarize(Buffer.from('')).summary.subject, '');
 });
 
 test('HTML becomes the text a reader sees: no head, script or style, entities decoded', () => {

@@ -1,0 +1,187 @@
+/**
+ * The store's search texts live in a file of their own under MAIL_DIR/.tmp, not on the heap: they
+ * are appended there, found there in bulk, dropped from it when their messages go, and the file
+ * goes with the store (or with the next start, after a crash).
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type { MessageSummary } from '../../src/mailbox/reader.js';
+import { chunkBytes, SearchTexts } from '../../src/mailbox/search-texts.js';
+import { MailStore } from '../../src/mailbox/store.js';
+import { cleanString } from '../../src/mailbox/summary.js';
+import { CliProcess, tempDir } from '../helpers.js';
+import { deliver, quiet } from './support.js';
+
+const inbox = { mailbox: 'bob@x.test', folder: 'INBOX' };
+
+function message(subject: string, body: string): string {
+  return `From: Ann <ann@x.test>\r\nTo: bob@x.test\r\nSubject: ${subject}\r\n\r\n${body}\r\n`;
+}
+
+/** Delivers each message to bob and summarizes it, as a list or a search does. */
+async function stored(store: MailStore, messages: readonly string[]): Promise<MessageSummary[]> {
+  const summaries: MessageSummary[] = [];
+  for (const text of messages) {
+    const [copy] = await deliver(store, ['bob@x.test'], text);
+    summaries.push((await store.summary(copy))!);
+  }
+  return summaries;
+}
+
+async function tempFiles(mailDir: string): Promise<string[]> {
+  return readdir(path.join(mailDir, '.tmp'));
+}
+
+/** The one file in .tmp (the search texts, once something was summarized), read whole. */
+async function textFile(mailDir: string): Promise<string> {
+  const files = await tempFiles(mailDir);
+  assert.equal(files.length, 1, `one file in .tmp: ${files.join(', ')}`);
+  // The pid and store id first, as start-up cleanup wants them, then what it is.
+  assert.match(files[0], /^\d+-[0-9a-f]{8}-search-texts-\d+$/);
+  return readFile(path.join(mailDir, '.tmp', files[0]), 'utf8');
+}
+
+/** Which of `summaries` hold `word`, by their index. */
+function holding(store: MailStore, summaries: readonly MessageSummary[], word: string): number[] {
+  const value = cleanString(word);
+  const matches = store.textMatcher([value]);
+  return summaries.flatMap((summary, i) => (matches(summary, value) ? [i] : []));
+}
+
+test('search texts are appended to a file in MAIL_DIR/.tmp, one line each, and found there', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  try {
+    const summaries = await stored(store, [message('Apples', 'red fruit'), message('Pears', 'green fruit')]);
+    assert.deepEqual((await textFile(store.mailDir)).split('\n'), [
+      'ann ann@x.test bob@x.test a@b.test apples red fruit',
+      'ann ann@x.test bob@x.test a@b.test pears green fruit',
+      '',
+    ]);
+    assert.deepEqual(holding(store, summaries, 'GREEN'), [1]);
+    assert.deepEqual(holding(store, summaries, 'fruit'), [0, 1]);
+    assert.deepEqual(holding(store, summaries, 'fruit bob'), []);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a removed message no longer matches, and the file is rewritten without its text', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  try {
+    const [long, short] = await stored(store, [message('Long', 'word '.repeat(1000)), message('Short', 'word')]);
+    await store.remove(inbox, [1]);
+    assert.deepEqual(holding(store, [long, short], 'word'), [1]);
+    assert.equal(await textFile(store.mailDir), 'ann ann@x.test bob@x.test a@b.test short word\n');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a message whose text holds multi-byte characters matches case-insensitively', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  try {
+    const body =
+      'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus KÖLN, Ærø und Σίσυφος';
+    const summaries = await stored(store, [
+      `Subject: =?UTF-8?B?${Buffer.from('Straße').toString('base64')}?=\r\n${body}`,
+    ]);
+    assert.deepEqual(holding(store, summaries, 'köln'), [0]);
+    assert.deepEqual(holding(store, summaries, 'ÆRØ'), [0]);
+    assert.deepEqual(holding(store, summaries, 'ΣΊΣΥΦΟΣ'), [0]);
+    assert.deepEqual(holding(store, summaries, 'STRASSE'), []);
+    assert.deepEqual(holding(store, summaries, 'straße'), [0]);
+    assert.deepEqual(holding(store, summaries, 'grusse'), []);
+  } finally {
+    await store.close();
+  }
+});
+
+test('the file is removed when the store closes', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  await stored(store, [message('Hello', 'there')]);
+  assert.equal((await tempFiles(store.mailDir)).length, 1);
+  await store.close();
+  assert.deepEqual(await tempFiles(store.mailDir), []);
+});
+
+test('the file a killed server left is removed when the next store starts', async () => {
+  const mailDir = await tempDir();
+  await mkdir(path.join(mailDir, 'x.test', 'bob'), { recursive: true });
+  await writeFile(path.join(mailDir, 'x.test', 'bob', '1'), message('Left', 'behind'));
+  const { cli } = await CliProcess.listening(mailDir);
+  try {
+    await cli.waitForLog(/Indexed 1 messages/);
+  } finally {
+    cli.child.kill('SIGKILL');
+  }
+  await cli.exited;
+  assert.equal(await textFile(mailDir), 'ann ann@x.test bob@x.test left behind\n');
+  const store = await MailStore.open(mailDir, quiet);
+  try {
+    assert.deepEqual(await tempFiles(mailDir), []);
+  } finally {
+    await store.close();
+  }
+});
+
+/** SearchTexts over a directory of its own, with the summaries a test says are live. */
+function textsIn(dir: string, live: Set<MessageSummary>): SearchTexts {
+  let count = 0;
+  return new SearchTexts({
+    createTemp: () => {
+      const file = path.join(dir, String(++count));
+      return { file, fd: fs.openSync(file, 'wx') };
+    },
+    forEachLive: (visit) => live.forEach(visit),
+    log: quiet,
+  });
+}
+
+const someSummary = (): MessageSummary => ({
+  from: undefined,
+  to: [],
+  cc: [],
+  bcc: [],
+  replyTo: [],
+  subject: '',
+  date: undefined,
+  messageId: '',
+  attachments: 0,
+  inline: 0,
+  snippet: '',
+  textRecord: { position: -1, generation: 0 },
+});
+
+test('a word across two chunks of the read is found, in the record that holds it', async () => {
+  const [first, second, third] = [someSummary(), someSummary(), someSummary()];
+  const texts = textsIn(await tempDir(), new Set([first, second, third]));
+  texts.add([
+    { summary: first, searchText: 'a'.repeat(1000) },
+    // Its record starts at byte 1001; "needle" runs over the end of the first chunk.
+    { summary: second, searchText: `${'b'.repeat(chunkBytes - 1001 - 3)}needle b` },
+    { summary: third, searchText: 'c needle' },
+  ]);
+  const matches = texts.matcher(['needle', 'a b']);
+  assert.deepEqual(
+    [first, second, third].map((summary) => matches(summary, 'needle')),
+    [false, true, true],
+  );
+  assert.deepEqual(
+    [first, second, third].map((summary) => matches(summary, 'a b')),
+    [false, false, false],
+  );
+  texts.close();
+});
+
+test('a summary added after a matcher was made is looked at on its own', async () => {
+  const [early, late] = [someSummary(), someSummary()];
+  const texts = textsIn(await tempDir(), new Set([early, late]));
+  texts.add([{ summary: early, searchText: 'early word' }]);
+  const matches = texts.matcher(['word']);
+  texts.add([{ summary: late, searchText: 'late word' }]);
+  assert.deepEqual([matches(early, 'word'), matches(late, 'word'), matches(late, 'late')], [true, true, true]);
+  texts.close();
+});

@@ -81,6 +81,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     const started = performance.now();
     this.indexed = this.keeper.scanAll().then(
       () => {
+        this.pool.rest();
         const seconds = ((performance.now() - started) / 1000).toFixed(2);
         this.disk.log.info(
           `Indexed ${this.index.all().length} messages in ${this.index.mailboxes().length} mailboxes in ${seconds} s`,

@@ -60,6 +60,16 @@ export class ScanPool {
     }
   }
 
+  /**
+   * The burst is over (the first scan of MAIL_DIR): the threads end now rather than after the
+   * idle time, unless reads are under way (then they end once idle, as always).
+   */
+  rest(): void {
+    if (this.reading > 0) return;
+    clearTimeout(this.idle);
+    void this.endThreads();
+  }
+
   async close(): Promise<void> {
     clearTimeout(this.idle);
     await this.endThreads();

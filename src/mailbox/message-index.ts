@@ -3,8 +3,9 @@
  * transaction, and in arrival order. It knows nothing of the disk: the store tells it what
  * changed (its own writes, and what it finds other processes did) and readers read it.
  */
-import { SharedValues, SummaryKeeper } from './kept-summary.js';
+import { SummaryKeeper } from './kept-summary.js';
 import { rangesOf, unionRanges, type Ranges } from './sequences.js';
+import { SharedValues } from './shared-values.js';
 import type {
   Flag,
   FolderInfo,
@@ -207,7 +208,7 @@ export class MessageIndex {
    */
   add(state: FolderState, fields: NewEntry): Entry {
     const summary = fields.summary && this.summaries.keep(fields.summary);
-    const entry = new Entry(fields, this.envelopeFor(fields), summary, this.sharedFlags(fields.flags ?? []));
+    const entry = new Entry(fields, this.envelopeFor(fields), summary, this.sharedFlags(fields.flags ?? noFlags));
     if (state.messages.has(entry.number)) this.remove(state, [entry.number]);
     state.messages.set(entry.number, entry);
     state.sorted = undefined;
@@ -288,13 +289,14 @@ export class MessageIndex {
    */
   private envelopeFor(fields: NewEntry): MessageEnvelope {
     if (!fields.partialEnvelope) return fields.envelope;
-    const copies = fields.transaction === undefined ? [] : this.copiesOf(fields.transaction);
-    if (copies.length === 0) return this.sharedEnvelope(fields.envelope);
-    const shared = copies[0].envelope;
+    const id = fields.transaction;
+    const known = id === undefined ? undefined : this.transactions.get(id);
+    if (id === undefined || known === undefined) return this.sharedEnvelope(fields.envelope);
+    const shared = (known instanceof Entry ? known : known[0]).envelope;
     const added = fields.envelope.to.filter((recipient) => !shared.to.includes(recipient));
     if (added.length === 0) return shared;
     const envelope = this.sharedEnvelope({ from: shared.from, to: [...shared.to, ...added].sort() });
-    for (const copy of copies) copy.envelope = envelope;
+    for (const copy of this.copiesOf(id)) copy.envelope = envelope;
     return envelope;
   }
 

@@ -62,12 +62,13 @@ export class ScanPool {
 
   /**
    * The burst is over (the first scan of MAIL_DIR): the threads end now rather than after the
-   * idle time, unless reads are under way (then they end once idle, as always).
+   * idle time, unless reads are under way (then they end once idle, as always). Resolves when
+   * they are gone, their memory with them.
    */
-  rest(): void {
+  async rest(): Promise<void> {
     if (this.reading > 0) return;
     clearTimeout(this.idle);
-    void this.endThreads();
+    await this.endThreads();
   }
 
   async close(): Promise<void> {

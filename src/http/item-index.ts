@@ -9,7 +9,7 @@
  * one calls, as in most test suites, does not do this work for every copy it stores.
  */
 import { EventEmitter } from 'node:events';
-import { compareArrival, folderKey } from '../mailbox/message-index.js';
+import { compareArrival, folderKey, messageRef } from '../mailbox/message-index.js';
 import type { IndexedMessage, MailReader, MessageRef, StoreChange, Watch } from '../mailbox/reader.js';
 import { isRead, itemId, tagsOf, type Item } from './items.js';
 
@@ -118,6 +118,7 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
     if (this.watch !== undefined || this.closed) return;
     this.watch = this.reader.watch('all', (change) => this.apply(change));
     for (const message of this.watch.snapshot) this.add(message);
+    if (this.watch.complete) return;
     // The first scan of MAIL_DIR fills the index without announcing each message: taken in whole
     // once it is done, quietly (what was there at start is not new mail).
     void this.reader.indexed.then(() => {
@@ -145,12 +146,12 @@ export class ItemIndex extends EventEmitter<ItemEvents> {
         break;
       }
       case 'expunged': {
-        const removed = this.removeCopies(change.numbers.map((number) => ({ ...change.folder, number })));
+        const removed = this.removeCopies(change.numbers.map((number) => messageRef(change.folder, number)));
         if (removed.length > 0) this.emit('removed', removed);
         break;
       }
       case 'flags': {
-        const items = new Set(change.messages.map(({ number }) => this.byCopy.get({ ...change.folder, number })));
+        const items = new Set(change.messages.map(({ number }) => this.byCopy.get(messageRef(change.folder, number))));
         for (const item of items) if (item !== undefined && this.recount(item)) this.emit('flags', item);
         break;
       }

@@ -252,19 +252,23 @@ export class IndexKeeper {
     // highest file + 1), so IMAP clients must drop what they cached.
     if (!initial && found.some((n) => inRanges(state.removed, n))) this.newUidValidity(state, dir);
     state.highWater = Math.max(state.highWater, highest(listing));
-    const results = await this.pool.read(found.map((n) => path.join(dir, String(n))));
     const flags = flagsFromSequences(parseSequences(listing.sequences), found);
     let fresh = false;
-    results.forEach((result, i) => {
-      if (isFresh(result)) fresh = true;
-      else this.addScanned(state, found[i], result, flags.get(found[i]) ?? [], initial);
-    });
-    // One write for the folder's batch, of the texts whose summaries the index now holds.
-    this.texts.add(
-      results.filter(
-        (r, i): r is ScannedFile =>
-          'summary' in r && state.messages.get(found[i])?.summary?.textRecord === r.summary.textRecord,
-      ),
+    await this.pool.readEach(
+      found.map((n) => `${dir}/${n}`),
+      (results, first) => {
+        results.forEach((result, i) => {
+          if (isFresh(result)) fresh = true;
+          else this.addScanned(state, found[first + i], result, flags.get(found[first + i]) ?? [], initial);
+        });
+        // One write per batch, of the texts whose summaries the index now holds.
+        this.texts.add(
+          results.filter(
+            (r, i): r is ScannedFile =>
+              'summary' in r && state.messages.get(found[first + i])?.summary?.textRecord === r.summary.textRecord,
+          ),
+        );
+      },
     );
     if (fresh) setTimeout(() => void this.compare(state.ref, false), stillForMs).unref();
   }
@@ -283,7 +287,8 @@ export class IndexKeeper {
     if (state.messages.has(number) || this.index.folder(state.ref) !== state) return;
     const { trace } = result;
     const entry = this.index.add(state, {
-      ...state.ref,
+      mailbox: state.ref.mailbox,
+      folder: state.ref.folder,
       number,
       transaction: trace.id,
       envelope: { from: trace.sender ?? '', to: [trace.recipient ?? state.ref.mailbox] },

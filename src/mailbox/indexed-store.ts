@@ -61,6 +61,8 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
   private readonly pool = new ScanPool();
   private readonly texts: SearchTexts;
   indexed: Promise<void> = Promise.resolve();
+  /** The first scan is done (its threads may still be ending). */
+  private scanned = true;
 
   protected constructor(protected readonly disk: StoreDisk) {
     super();
@@ -79,8 +81,10 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
   /** Starts the first scan of MAIL_DIR, in the background; `indexed` resolves when it is done. */
   protected startIndexing(): void {
     const started = performance.now();
+    this.scanned = false;
     this.indexed = this.keeper.scanAll().then(
       async () => {
+        this.scanned = true;
         // The index is complete once the scan's threads are gone too: their heaps are ~85 MiB at 100,000 messages.
         await this.pool.rest();
         const seconds = ((performance.now() - started) / 1000).toFixed(2);
@@ -197,6 +201,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     );
     return {
       snapshot,
+      complete: this.scanned,
       close: () => {
         this.off('change', wrapped);
         stopWatching();
@@ -305,7 +310,8 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     );
     return sources.map((source, i) => {
       const { transaction, envelope, receivedAt, size, flags, summary } = source;
-      const fields = { ...to.ref, number: copied[i], transaction, envelope, receivedAt, size, flags, summary };
+      const { mailbox, folder } = to.ref;
+      const fields = { mailbox, folder, number: copied[i], transaction, envelope, receivedAt, size, flags, summary };
       this.recordAdded(to, fields).servedSize = source.servedSize;
       return copied[i];
     });

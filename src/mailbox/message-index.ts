@@ -87,6 +87,14 @@ export interface FolderState {
   removed: Ranges;
 }
 
+/**
+ * Message `number` of `folder`. Spelled out rather than spread: in V8 (Node 20) adding a property
+ * to an object made by spreading costs about a microsecond, and the index does it per message.
+ */
+export function messageRef(folder: FolderRef, number: number): MessageRef {
+  return { mailbox: folder.mailbox, folder: folder.folder, number };
+}
+
 export function folderKey(ref: FolderRef): string {
   return `${ref.mailbox}\u0000${ref.folder}`;
 }
@@ -109,8 +117,13 @@ export class MessageIndex {
   private readonly folderStates = new Map<string, FolderState>();
   private folderChanges = 0;
   private readonly byMailbox = new Map<string, Map<string, FolderState>>();
-  /** Every entry in arrival order; new mail goes at the end, so keeping it sorted is cheap. */
+  /**
+   * Every entry, in arrival order once `sortedOrder` has run. New mail goes at the end; an entry
+   * that arrived earlier (the first scan reads folder after folder) only marks the order unsorted,
+   * and it is sorted when next needed: splicing 100,000 entries in one by one took seconds.
+   */
   private ordered: Entry[] = [];
+  private orderedSorted = true;
   /** The copies of each SMTP transaction (they share one envelope object); most have one, kept as itself. */
   private readonly transactions = new Map<string, Entry | Entry[]>();
   /** The UIDVALIDITY of folders no longer there: one made again under the name gets a greater one. */
@@ -195,7 +208,7 @@ export class MessageIndex {
   }
 
   all(): readonly Entry[] {
-    return this.ordered;
+    return this.sortedOrder();
   }
 
   transaction(id: string): Entry[] {
@@ -244,7 +257,7 @@ export class MessageIndex {
       const gone = new Set(removed);
       this.ordered = this.ordered.filter((entry) => !gone.has(entry));
     } else {
-      for (const entry of removed) this.ordered.splice(this.orderedIndex(entry), 1);
+      for (const entry of removed) this.sortedOrder().splice(this.orderedIndex(entry), 1);
     }
     return removed;
   }
@@ -315,11 +328,19 @@ export class MessageIndex {
 
   private insertOrdered(entry: Entry): void {
     const last = this.ordered[this.ordered.length - 1];
-    if (!last || compareArrival(last, entry) <= 0) this.ordered.push(entry);
-    else this.ordered.splice(this.insertionPoint(entry), 0, entry);
+    if (last && compareArrival(last, entry) > 0) this.orderedSorted = false;
+    this.ordered.push(entry);
   }
 
-  /** The first position whose entry sorts after `entry`. */
+  private sortedOrder(): Entry[] {
+    if (!this.orderedSorted) {
+      this.ordered.sort(compareArrival);
+      this.orderedSorted = true;
+    }
+    return this.ordered;
+  }
+
+  /** The first position whose entry sorts after `entry` (the order must be sorted). */
   private insertionPoint(entry: IndexedMessage): number {
     let low = 0;
     let high = this.ordered.length;

@@ -172,6 +172,12 @@ export interface ReadOptions {
 export interface Watch {
   /** Messages of the watched scope at the moment the watch began, oldest first. */
   readonly snapshot: readonly IndexedMessage[];
+  /**
+   * Whether the first scan of MAIL_DIR was done when the watch began. Until it is, messages it
+   * finds join the index without change events: a watch begun earlier takes the index again
+   * once `indexed` resolves.
+   */
+  readonly complete: boolean;
   close(): void;
 }
 

@@ -6,7 +6,7 @@ import { summarize } from './summary.js';
 import { parseTrace, traceHeadBytes } from './trace.js';
 
 /** Reads and summarizes one message file, refusing to follow a symlink or wait on a FIFO. */
-export function readMessageFile(path: string): ScanResult {
+export function readMessageFile(path: string): ScanResult<string> {
   let bytes: Buffer;
   let stat: fs.Stats;
   try {

@@ -13,7 +13,12 @@ import * as fs from 'node:fs';
 import type { Logger } from '../log.js';
 import { writeAll } from './mh-folder.js';
 import type { MessageSummary, TextMatcher, TextRecord } from './reader.js';
-import type { Summarized } from './summary.js';
+
+/** A summary and its search text as a record of the file: UTF-8 with the separator after it (see `encodeSearchTexts`). */
+export interface EncodedText {
+  readonly summary: MessageSummary;
+  readonly searchText: Uint8Array;
+}
 
 /**
  * Bytes read at a time when searching. Small enough to stay in the CPU's cache between the copy
@@ -80,6 +85,35 @@ class RecordTable {
   }
 }
 
+/**
+ * Texts as records of the file, each a view of one buffer: what the scan threads send (the
+ * buffer moves between threads in one piece, and is written in one piece).
+ */
+export function encodeSearchTexts(texts: readonly string[]): { buffer: ArrayBuffer; records: Uint8Array[] } {
+  const joined = texts.map((text) => text + separator).join('');
+  // A buffer of its own, which can be moved (Buffer.from(string) may take a slice of a shared pool).
+  const buffer = new ArrayBuffer(Buffer.byteLength(joined));
+  Buffer.from(buffer).write(joined);
+  let start = 0;
+  const records = texts.map((text) => {
+    const record = new Uint8Array(buffer, start, Buffer.byteLength(text) + 1);
+    start += record.byteLength;
+    return record;
+  });
+  return { buffer, records };
+}
+
+/** The views as one buffer: a view of theirs when they lie one after the other in one buffer (as a scan thread sends them), else a copy. */
+function inOnePiece(views: readonly Uint8Array[]): Buffer {
+  const [first] = views;
+  let end = first.byteOffset;
+  for (const view of views) {
+    if (view.buffer !== first.buffer || view.byteOffset !== end) return Buffer.concat(views);
+    end += view.byteLength;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+}
+
 export class SearchTexts {
   private text: TextFile | undefined;
   private records = new RecordTable(1);
@@ -94,9 +128,9 @@ export class SearchTexts {
   constructor(private readonly disk: SearchTextsDisk) {}
 
   /** Appends the texts in one write; each summary is searchable by text from then on. */
-  add(texts: readonly Summarized[]): void {
+  add(texts: readonly EncodedText[]): void {
     if (this.closed || texts.length === 0) return;
-    const bytes = Buffer.from(texts.map(({ searchText }) => searchText + separator).join(''));
+    const bytes = inOnePiece(texts.map(({ searchText }) => searchText));
     try {
       this.text ??= this.openFile();
       writeAll(this.text.writer, bytes, this.end);
@@ -106,7 +140,7 @@ export class SearchTexts {
     let start = this.end;
     for (const { summary, searchText } of texts) {
       this.records.push(start, summary.textRecord);
-      start += Buffer.byteLength(searchText) + 1;
+      start += searchText.byteLength;
     }
     this.end += bytes.length;
     this.appendedSinceSweep += bytes.length;

@@ -61,12 +61,11 @@ export function summarize(raw: Uint8Array): Summarized {
     messageId: (header('message-id') ?? '').trim().replace(/^<(.*)>$/, '$1'),
     attachments: walk.attachments - walk.inline,
     inline: walk.inline,
-  };
-  return {
+    snippet: snippet(body),
     // Not kept anywhere yet: no generation of the store's text file is 0.
-    summary: { ...summary, snippet: snippet(body), textRecord: { position: -1, generation: 0 } },
-    searchText: searchText(summary, header('return-path') ?? '', body),
+    textRecord: { position: -1, generation: 0 },
   };
+  return { summary, searchText: searchText(summary, header('return-path') ?? '', body) };
 }
 
 /** The body's first characters, white space collapsed; only the start of a long body is looked at. */

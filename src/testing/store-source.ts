@@ -4,7 +4,7 @@
  * messages parse each one once; their flags are read from the index at each look.
  */
 import type { MailReader, StoreChange } from '../mailbox/reader.js';
-import { folderKey } from '../mailbox/message-index.js';
+import { folderKey, messageRef } from '../mailbox/message-index.js';
 import { flagsView, parseMessage, type MessageMeta, type ParsedContent, type ParsedMessage } from './message.js';
 import { ParsedCache } from './parsed-cache.js';
 import { messageKey, type MessageSource } from './source.js';
@@ -68,7 +68,7 @@ export class StoreSource implements MessageSource {
 
   private forgetChanged(change: StoreChange): void {
     if (change.kind === 'expunged') {
-      for (const number of change.numbers) this.parsed.forget(messageKey({ ...change.folder, number }));
+      for (const number of change.numbers) this.parsed.forget(messageKey(messageRef(change.folder, number)));
     } else if (change.kind === 'folder' && change.change !== 'created') {
       this.parsed.forgetFolder(folderKey(change.folder));
     }

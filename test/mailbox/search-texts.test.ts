@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { MessageSummary } from '../../src/mailbox/reader.js';
-import { chunkBytes, SearchTexts } from '../../src/mailbox/search-texts.js';
+import { chunkBytes, encodeSearchTexts, SearchTexts } from '../../src/mailbox/search-texts.js';
 import { MailStore } from '../../src/mailbox/store.js';
 import { cleanString } from '../../src/mailbox/summary.js';
 import { CliProcess, tempDir } from '../helpers.js';
@@ -158,12 +158,13 @@ const someSummary = (): MessageSummary => ({
 test('a word across two chunks of the read is found, in the record that holds it', async () => {
   const [first, second, third] = [someSummary(), someSummary(), someSummary()];
   const texts = textsIn(await tempDir(), new Set([first, second, third]));
-  texts.add([
-    { summary: first, searchText: 'a'.repeat(1000) },
+  const { records } = encodeSearchTexts([
+    'a'.repeat(1000),
     // Its record starts at byte 1001; "needle" runs over the end of the first chunk.
-    { summary: second, searchText: `${'b'.repeat(chunkBytes - 1001 - 3)}needle b` },
-    { summary: third, searchText: 'c needle' },
+    `${'b'.repeat(chunkBytes - 1001 - 3)}needle b`,
+    'c needle',
   ]);
+  texts.add([first, second, third].map((summary, i) => ({ summary, searchText: records[i] })));
   const matches = texts.matcher(['needle', 'a b']);
   assert.deepEqual(
     [first, second, third].map((summary) => matches(summary, 'needle')),
@@ -179,9 +180,29 @@ test('a word across two chunks of the read is found, in the record that holds it
 test('a summary added after a matcher was made is looked at on its own', async () => {
   const [early, late] = [someSummary(), someSummary()];
   const texts = textsIn(await tempDir(), new Set([early, late]));
-  texts.add([{ summary: early, searchText: 'early word' }]);
+  texts.add([{ summary: early, searchText: encodeSearchTexts(['early word']).records[0] }]);
   const matches = texts.matcher(['word']);
-  texts.add([{ summary: late, searchText: 'late word' }]);
+  texts.add([{ summary: late, searchText: encodeSearchTexts(['late word']).records[0] }]);
   assert.deepEqual([matches(early, 'word'), matches(late, 'word'), matches(late, 'late')], [true, true, true]);
+  texts.close();
+});
+
+test('records of different buffers added together are each found where they were put', async () => {
+  const [one, two, three] = [someSummary(), someSummary(), someSummary()];
+  const texts = textsIn(await tempDir(), new Set([one, two, three]));
+  const [a, b] = [encodeSearchTexts(['one red', 'two blue']).records, encodeSearchTexts(['three red']).records];
+  // Not one after the other in one buffer: the second of the first batch is left out.
+  texts.add([
+    { summary: one, searchText: a[0] },
+    { summary: three, searchText: b[0] },
+  ]);
+  const matches = texts.matcher(['red', 'blue', 'three']);
+  assert.deepEqual(
+    [one, three].map((summary) => [matches(summary, 'red'), matches(summary, 'blue'), matches(summary, 'three')]),
+    [
+      [true, false, false],
+      [true, false, true],
+    ],
+  );
   texts.close();
 });

@@ -24,7 +24,7 @@ import {
 } from './folder-listing.js';
 import { folderKey, type FolderState, type MessageIndex } from './message-index.js';
 import { inboxName, type FolderRef, type StoreChange } from './reader.js';
-import type { ScannedFile, ScanPool, ScanResult } from './scan.js';
+import type { ScanPool, ScanResult } from './scan.js';
 import type { SearchTexts } from './search-texts.js';
 import { inRanges, parseSequences } from './sequences.js';
 import { identityOf, Notifications } from './watcher.js';
@@ -257,17 +257,14 @@ export class IndexKeeper {
     await this.pool.readEach(
       found.map((n) => `${dir}/${n}`),
       (results, first) => {
+        // The records first, one write per batch: a summary kept with its records in the file
+        // reads its snippet there. Those of files not taken are dead, dropped at a later sweep.
+        this.texts.add(results.filter((result) => 'searchText' in result));
         results.forEach((result, i) => {
+          const number = found[first + i];
           if (isFresh(result)) fresh = true;
-          else this.addScanned(state, found[first + i], result, flags.get(found[first + i]) ?? [], initial);
+          else this.addScanned(state, number, result, flags.get(number) ?? [], initial);
         });
-        // One write per batch, of the texts whose summaries the index now holds.
-        this.texts.add(
-          results.filter(
-            (r, i): r is ScannedFile =>
-              'summary' in r && state.messages.get(found[first + i])?.summary?.textRecord === r.summary.textRecord,
-          ),
-        );
       },
     );
     if (fresh) setTimeout(() => void this.compare(state.ref, false), stillForMs).unref();

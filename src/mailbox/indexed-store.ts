@@ -55,7 +55,7 @@ export interface StoreDisk {
 }
 
 export class IndexedStore extends EventEmitter<StoreEvents> implements MailReader {
-  protected readonly index = new MessageIndex();
+  protected readonly index = new MessageIndex((record) => this.texts.snippetOf(record));
   protected readonly keeper: IndexKeeper;
   private readonly watcher: ChangeWatcher;
   private readonly pool = new ScanPool();
@@ -157,8 +157,9 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     const [result] = await this.pool.read([this.messageFile(entry)]);
     if (!result || !('summary' in result)) return undefined;
     entry.servedSize = result.servedSize;
+    // The records first: a summary kept with its records in the file reads its snippet there.
+    this.texts.add([{ summary: result.summary, searchText: result.searchText }]);
     const summary = this.index.setSummary(entry, result.summary);
-    this.texts.add([result]);
     return summary;
   }
 

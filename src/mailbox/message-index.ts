@@ -3,7 +3,7 @@
  * transaction, and in arrival order. It knows nothing of the disk: the store tells it what
  * changed (its own writes, and what it finds other processes did) and readers read it.
  */
-import { SummaryKeeper } from './kept-summary.js';
+import { SummaryKeeper, type SnippetReader } from './kept-summary.js';
 import { rangesOf, unionRanges, type Ranges } from './sequences.js';
 import { SharedValues } from './shared-values.js';
 import type {
@@ -128,10 +128,15 @@ export class MessageIndex {
   private readonly transactions = new Map<string, Entry | Entry[]>();
   /** The UIDVALIDITY of folders no longer there: one made again under the name gets a greater one. */
   private readonly pastUidValidities = new Map<string, number>();
-  private readonly summaries = new SummaryKeeper();
+  private readonly summaries: SummaryKeeper;
   /** Flag lists (most messages have none, or only \\Seen) and envelopes, one object for each that recurs. */
   private readonly flagLists = new SharedValues<Flag[]>(1000);
   private readonly sharedEnvelopes = new SharedValues<MessageEnvelope>(10_000);
+
+  /** `snippetOf` reads the snippets kept in the store's text file (see kept-summary.ts). */
+  constructor(snippetOf?: SnippetReader) {
+    this.summaries = new SummaryKeeper(snippetOf);
+  }
 
   mailboxes(): string[] {
     return [...this.byMailbox.keys()].sort();

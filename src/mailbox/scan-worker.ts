@@ -10,7 +10,9 @@ serveRequests<ScanRequest, ScanReply>(parentPort!, (request) => {
   // The texts go as one buffer, moved rather than copied: a reply under 100 KB is also made in
   // the main thread's young generation, where V8 makes a bigger one straight in the old one.
   const { buffer, records } = encodeSearchTexts(
-    read.flatMap((result) => ('searchText' in result ? [result.searchText] : [])),
+    read.flatMap((result) =>
+      'searchText' in result ? [{ snippet: result.summary.snippet, text: result.searchText }] : [],
+    ),
   );
   let next = 0;
   const files = read.map((result): ScanResult =>

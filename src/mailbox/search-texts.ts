@@ -1,8 +1,10 @@
 /**
- * The search texts of the index's summaries (see `summarize`), in one file under MAIL_DIR/.tmp
- * instead of on the heap: at 100,000 messages they are over 100 MiB of strings. Each text is one
- * record, appended with a '\n' after it (a cleaned text holds none, so no match crosses two
- * records); the heap keeps where each record starts, and each summary its record's position
+ * The search texts and snippets of the index's summaries (see `summarize`), in one file under
+ * MAIL_DIR/.tmp instead of on the heap: at 100,000 messages they are over 100 MiB of strings
+ * (the snippets alone 21 MiB, which the heap's slack then almost doubles). Each message has two
+ * records, its snippet then its text, each with a '\n' after it (a snippet's white space is
+ * collapsed and a cleaned text holds none, so no match crosses two records); the heap keeps where
+ * each record starts, and each summary the position of its first record
  * (`MessageSummary.textRecord`), valid until the file is next rewritten.
  *
  * A search reads the file once, in chunks, and finds each term with `Buffer.indexOf` of its UTF-8
@@ -14,10 +16,16 @@ import type { Logger } from '../log.js';
 import { writeAll } from './mh-folder.js';
 import type { MessageSummary, TextMatcher, TextRecord } from './reader.js';
 
-/** A summary and its search text as a record of the file: UTF-8 with the separator after it (see `encodeSearchTexts`). */
+/** A summary and its two records for the file, snippet then search text, as `encodeSearchTexts` makes them. */
 export interface EncodedText {
   readonly summary: MessageSummary;
   readonly searchText: Uint8Array;
+}
+
+/** What a message's records are made of. */
+export interface MessageTexts {
+  readonly snippet: string;
+  readonly text: string;
 }
 
 /**
@@ -29,6 +37,7 @@ export const chunkBytes = 64 * 1024;
 /** Appended bytes before the file is looked at for dead records again (a search looks at once after a removal). */
 const minSweepBytes = 1024 * 1024;
 const separator = '\n';
+const separatorByte = 0x0a;
 
 export interface SearchTextsDisk {
   /** A new file under MAIL_DIR/.tmp (removed at start if this process died), open for writing. */
@@ -86,17 +95,17 @@ class RecordTable {
 }
 
 /**
- * Texts as records of the file, each a view of one buffer: what the scan threads send (the
- * buffer moves between threads in one piece, and is written in one piece).
+ * Each message's records, a view of one buffer: what the scan threads send (the buffer moves
+ * between threads in one piece, and is written in one piece).
  */
-export function encodeSearchTexts(texts: readonly string[]): { buffer: ArrayBuffer; records: Uint8Array[] } {
-  const joined = texts.map((text) => text + separator).join('');
+export function encodeSearchTexts(texts: readonly MessageTexts[]): { buffer: ArrayBuffer; records: Uint8Array[] } {
+  const joined = texts.map(({ snippet, text }) => snippet + separator + text + separator).join('');
   // A buffer of its own, which can be moved (Buffer.from(string) may take a slice of a shared pool).
   const buffer = new ArrayBuffer(Buffer.byteLength(joined));
   Buffer.from(buffer).write(joined);
   let start = 0;
-  const records = texts.map((text) => {
-    const record = new Uint8Array(buffer, start, Buffer.byteLength(text) + 1);
+  const records = texts.map(({ snippet, text }) => {
+    const record = new Uint8Array(buffer, start, Buffer.byteLength(snippet) + Buffer.byteLength(text) + 2);
     start += record.byteLength;
     return record;
   });
@@ -127,9 +136,15 @@ export class SearchTexts {
 
   constructor(private readonly disk: SearchTextsDisk) {}
 
-  /** Appends the texts in one write; each summary is searchable by text from then on. */
+  /**
+   * Appends the records in one write; each summary's text is searchable and its snippet
+   * readable from then on (its `textRecord` says where). A summary whose records could not be
+   * written keeps position -1, so the index keeps its snippet on the heap.
+   */
   add(texts: readonly EncodedText[]): void {
     if (this.closed || texts.length === 0) return;
+    // Before these are appended: they are live only once the index holds their summaries.
+    if (this.appendedSinceSweep >= Math.max(this.liveAtSweep, minSweepBytes)) this.sweep();
     const bytes = inOnePiece(texts.map(({ searchText }) => searchText));
     try {
       this.text ??= this.openFile();
@@ -140,11 +155,17 @@ export class SearchTexts {
     let start = this.end;
     for (const { summary, searchText } of texts) {
       this.records.push(start, summary.textRecord);
+      this.records.push(start + searchText.indexOf(separatorByte) + 1);
       start += searchText.byteLength;
     }
     this.end += bytes.length;
     this.appendedSinceSweep += bytes.length;
-    if (this.appendedSinceSweep >= Math.max(this.liveAtSweep, minSweepBytes)) this.sweep();
+  }
+
+  /** The snippet of a summary whose records are in the file; undefined if they are not (or no longer). */
+  snippetOf(record: TextRecord): string | undefined {
+    const at = this.records.positionOf(record);
+    return at < 0 || !this.text ? undefined : this.readRecord(at).toString('utf8');
   }
 
   /** Messages were removed: their records may be dead, which the next search or sweep finds out. */
@@ -165,7 +186,7 @@ export class SearchTexts {
       const at = records.positionOf(summary.textRecord, scanned);
       const marks = found.get(value);
       // A record added or moved after the scan, or a value it was not asked for, is read on its own.
-      return at >= 0 && marks !== undefined ? marks[at] === 1 : this.recordHolds(summary.textRecord, value);
+      return at >= 0 && marks !== undefined ? marks[at + 1] === 1 : this.recordHolds(summary.textRecord, value);
     };
   }
 
@@ -210,10 +231,14 @@ export class SearchTexts {
 
   private recordHolds(record: TextRecord, value: string): boolean {
     const at = this.records.positionOf(record);
-    if (at < 0 || !this.text) return false;
+    return at >= 0 && this.text !== undefined && this.readRecord(at + 1).includes(value);
+  }
+
+  /** Record `at`, without its separator. */
+  private readRecord(at: number): Buffer {
     const bytes = Buffer.allocUnsafe(this.recordEnd(at) - this.records.starts[at]);
-    fs.readSync(this.text.reader, bytes, 0, bytes.length, this.records.starts[at]);
-    return bytes.includes(value);
+    fs.readSync(this.text!.reader, bytes, 0, bytes.length, this.records.starts[at]);
+    return bytes;
   }
 
   /** Where record `at`'s separator is. */
@@ -223,26 +248,30 @@ export class SearchTexts {
 
   /** Finds which records live messages hold; rewrites the file without the others when they outweigh them. */
   private sweep(): void {
+    /** By the position of a message's first record, the handle naming it. */
     const live = new Array<TextRecord | undefined>(this.records.count);
+    /** Every record a live message holds: both of each. */
+    const kept = new Uint8Array(this.records.count);
     let liveBytes = 0;
     this.disk.forEachLive(({ textRecord }) => {
       const at = this.records.positionOf(textRecord);
       if (at < 0 || live[at]) return;
       live[at] = textRecord;
-      liveBytes += this.recordEnd(at) + 1 - this.records.starts[at];
+      kept[at] = kept[at + 1] = 1;
+      liveBytes += this.recordEnd(at + 1) + 1 - this.records.starts[at];
     });
     this.removals = false;
     this.appendedSinceSweep = 0;
     this.liveAtSweep = liveBytes;
-    if (this.end - liveBytes > liveBytes) this.compact(live);
+    if (this.end - liveBytes > liveBytes) this.compact(live, kept);
   }
 
   /** Copies the live records to a new file, in order, and drops the old one (kept if the copy fails). */
-  private compact(live: ReadonlyArray<TextRecord | undefined>): void {
+  private compact(live: ReadonlyArray<TextRecord | undefined>, kept: Uint8Array): void {
     let next: TextFile | undefined;
     try {
       next = this.openFile();
-      const { records, end } = this.copyLive(live, next);
+      const { records, end } = this.copyLive(kept, next);
       this.removeFile(this.text!);
       [this.text, this.records, this.end] = [next, records, end];
     } catch (error) {
@@ -251,19 +280,24 @@ export class SearchTexts {
     }
     // Only now, the copy done: until then every handle must still name the old file's record.
     let position = 0;
-    for (const record of live) if (record) this.records.assign(record, position++);
+    kept.forEach((isKept, at) => {
+      if (!isKept) return;
+      const record = live[at];
+      if (record) this.records.assign(record, position);
+      position++;
+    });
   }
 
-  /** Copies each run of live records with one read and write per chunk. */
-  private copyLive(live: ReadonlyArray<TextRecord | undefined>, next: TextFile): { records: RecordTable; end: number } {
+  /** Copies each run of kept records with one read and write per chunk. */
+  private copyLive(kept: Uint8Array, next: TextFile): { records: RecordTable; end: number } {
     const { starts, count, generation } = this.records;
     const records = new RecordTable(generation + 1);
     const buffer = Buffer.allocUnsafe(chunkBytes);
     let end = 0;
     for (let first = 0; first < count; first++) {
-      if (!live[first]) continue;
+      if (!kept[first]) continue;
       let last = first;
-      while (last + 1 < count && live[last + 1]) last++;
+      while (last + 1 < count && kept[last + 1]) last++;
       for (let at = first; at <= last; at++) records.push(end + starts[at] - starts[first]);
       end += copyRange(this.text!.reader, next.writer, starts[first], this.recordEnd(last) + 1, end, buffer);
       first = last;

@@ -9,9 +9,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { MessageSummary } from '../../src/mailbox/reader.js';
+import { SummaryKeeper } from '../../src/mailbox/kept-summary.js';
 import { chunkBytes, encodeSearchTexts, SearchTexts } from '../../src/mailbox/search-texts.js';
 import { MailStore } from '../../src/mailbox/store.js';
-import { cleanString } from '../../src/mailbox/summary.js';
+import { cleanString, summarize } from '../../src/mailbox/summary.js';
 import { CliProcess, tempDir } from '../helpers.js';
 import { deliver, quiet } from './support.js';
 
@@ -51,12 +52,14 @@ function holding(store: MailStore, summaries: readonly MessageSummary[], word: s
   return summaries.flatMap((summary, i) => (matches(summary, value) ? [i] : []));
 }
 
-test('search texts are appended to a file in MAIL_DIR/.tmp, one line each, and found there', async () => {
+test('snippets and search texts are appended to a file in MAIL_DIR/.tmp, a line each, and found there', async () => {
   const store = await MailStore.open(await tempDir(), quiet);
   try {
     const summaries = await stored(store, [message('Apples', 'red fruit'), message('Pears', 'green fruit')]);
     assert.deepEqual((await textFile(store.mailDir)).split('\n'), [
+      'red fruit',
       'ann ann@x.test bob@x.test a@b.test apples red fruit',
+      'green fruit',
       'ann ann@x.test bob@x.test a@b.test pears green fruit',
       '',
     ]);
@@ -74,7 +77,29 @@ test('a removed message no longer matches, and the file is rewritten without its
     const [long, short] = await stored(store, [message('Long', 'word '.repeat(1000)), message('Short', 'word')]);
     await store.remove(inbox, [1]);
     assert.deepEqual(holding(store, [long, short], 'word'), [1]);
-    assert.equal(await textFile(store.mailDir), 'ann ann@x.test bob@x.test a@b.test short word\n');
+    assert.equal(await textFile(store.mailDir), 'word\nann ann@x.test bob@x.test a@b.test short word\n');
+  } finally {
+    await store.close();
+  }
+});
+
+test('snippets are read from the file, the same after it is rewritten without a removed message', async () => {
+  const store = await MailStore.open(await tempDir(), quiet);
+  try {
+    const longText = message('Long', `Grüße ${'word '.repeat(100)}`);
+    const [gone, long, short] = await stored(store, [
+      message('Gone', 'x '.repeat(5000)),
+      longText,
+      message('Short', 'one\r\n  two'),
+    ]);
+    const longSnippet = summarize(Buffer.from(longText)).summary.snippet;
+    assert.ok(longSnippet.startsWith('Grüße word') && longSnippet.endsWith('word...'));
+    assert.deepEqual([long.snippet, short.snippet], [longSnippet, 'one two']);
+    await store.remove(inbox, [1]);
+    // A search sweeps the file: the removed message's records outweigh the rest, so it is rewritten.
+    assert.deepEqual(holding(store, [gone, long, short], 'two'), [2]);
+    assert.doesNotMatch(await textFile(store.mailDir), /x x/);
+    assert.deepEqual([long.snippet, short.snippet], [longSnippet, 'one two']);
   } finally {
     await store.close();
   }
@@ -118,7 +143,7 @@ test('the file a killed server left is removed when the next store starts', asyn
     cli.child.kill('SIGKILL');
   }
   await cli.exited;
-  assert.equal(await textFile(mailDir), 'ann ann@x.test bob@x.test left behind\n');
+  assert.equal(await textFile(mailDir), 'behind\nann ann@x.test bob@x.test left behind\n');
   const store = await MailStore.open(mailDir, quiet);
   try {
     assert.deepEqual(await tempFiles(mailDir), []);
@@ -159,10 +184,10 @@ test('a word across two chunks of the read is found, in the record that holds it
   const [first, second, third] = [someSummary(), someSummary(), someSummary()];
   const texts = textsIn(await tempDir(), new Set([first, second, third]));
   const { records } = encodeSearchTexts([
-    'a'.repeat(1000),
-    // Its record starts at byte 1001; "needle" runs over the end of the first chunk.
-    `${'b'.repeat(chunkBytes - 1001 - 3)}needle b`,
-    'c needle',
+    { snippet: '', text: 'a'.repeat(1000) },
+    // Its text starts at byte 1002; "needle" runs over the end of the first chunk.
+    { snippet: '', text: `${'b'.repeat(chunkBytes - 1003 - 3)}needle b` },
+    { snippet: 'Needle', text: 'c needle' },
   ]);
   texts.add([first, second, third].map((summary, i) => ({ summary, searchText: records[i] })));
   const matches = texts.matcher(['needle', 'a b']);
@@ -180,9 +205,10 @@ test('a word across two chunks of the read is found, in the record that holds it
 test('a summary added after a matcher was made is looked at on its own', async () => {
   const [early, late] = [someSummary(), someSummary()];
   const texts = textsIn(await tempDir(), new Set([early, late]));
-  texts.add([{ summary: early, searchText: encodeSearchTexts(['early word']).records[0] }]);
+  const encoded = (text: string) => encodeSearchTexts([{ snippet: text, text }]).records[0];
+  texts.add([{ summary: early, searchText: encoded('early word') }]);
   const matches = texts.matcher(['word']);
-  texts.add([{ summary: late, searchText: encodeSearchTexts(['late word']).records[0] }]);
+  texts.add([{ summary: late, searchText: encoded('late word') }]);
   assert.deepEqual([matches(early, 'word'), matches(late, 'word'), matches(late, 'late')], [true, true, true]);
   texts.close();
 });
@@ -190,7 +216,13 @@ test('a summary added after a matcher was made is looked at on its own', async (
 test('records of different buffers added together are each found where they were put', async () => {
   const [one, two, three] = [someSummary(), someSummary(), someSummary()];
   const texts = textsIn(await tempDir(), new Set([one, two, three]));
-  const [a, b] = [encodeSearchTexts(['one red', 'two blue']).records, encodeSearchTexts(['three red']).records];
+  const [a, b] = [
+    encodeSearchTexts([
+      { snippet: 'One', text: 'one red' },
+      { snippet: 'Two', text: 'two blue' },
+    ]).records,
+    encodeSearchTexts([{ snippet: 'Three', text: 'three red' }]).records,
+  ];
   // Not one after the other in one buffer: the second of the first batch is left out.
   texts.add([
     { summary: one, searchText: a[0] },
@@ -204,5 +236,46 @@ test('records of different buffers added together are each found where they were
       [true, false, true],
     ],
   );
+  assert.deepEqual([texts.snippetOf(one.textRecord), texts.snippetOf(three.textRecord)], ['One', 'Three']);
   texts.close();
+});
+
+test('a snippet is matched by no search: only the text is', async () => {
+  const [summary] = [someSummary()];
+  const texts = textsIn(await tempDir(), new Set([summary]));
+  texts.add([{ summary, searchText: encodeSearchTexts([{ snippet: 'word...', text: 'a word' }]).records[0] }]);
+  const matches = texts.matcher(['word...', 'a word']);
+  assert.deepEqual([matches(summary, 'word...'), matches(summary, 'a word')], [false, true]);
+  texts.close();
+});
+
+test('a summary whose records could not be written keeps its snippet on the heap', async () => {
+  const texts = new SearchTexts({
+    createTemp: () => {
+      throw new Error('ENOSPC: no space left on device');
+    },
+    forEachLive: () => {},
+    log: quiet,
+  });
+  const keeper = new SummaryKeeper((record) => texts.snippetOf(record));
+  const scanned = { ...someSummary(), snippet: 'Kept on the heap' };
+  texts.add([
+    { summary: scanned, searchText: encodeSearchTexts([{ snippet: scanned.snippet, text: 'x' }]).records[0] },
+  ]);
+  assert.equal(scanned.textRecord.position, -1);
+  assert.equal(keeper.keep(scanned).snippet, 'Kept on the heap');
+  texts.close();
+});
+
+test('a summary kept with its records in the file reads its snippet there', async () => {
+  const scanned = { ...someSummary(), snippet: 'From the file' };
+  const texts = textsIn(await tempDir(), new Set([scanned]));
+  const keeper = new SummaryKeeper((record) => texts.snippetOf(record));
+  texts.add([
+    { summary: scanned, searchText: encodeSearchTexts([{ snippet: 'From the file', text: 'x' }]).records[0] },
+  ]);
+  const kept = keeper.keep({ ...scanned, snippet: 'not this one' });
+  assert.equal(kept.snippet, 'From the file');
+  texts.close();
+  assert.equal(kept.snippet, '', 'the file gone with the store');
 });

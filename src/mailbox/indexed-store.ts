@@ -85,7 +85,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     this.indexed = this.keeper.scanAll().then(
       async () => {
         this.scanned = true;
-        // The index is complete once the scan's threads are gone too: their heaps are ~85 MiB at 100,000 messages.
+        // The index is complete once the scan threads are gone too, with what their heaps held of the scan.
         await this.pool.rest();
         const seconds = ((performance.now() - started) / 1000).toFixed(2);
         this.disk.log.info(

@@ -10,8 +10,8 @@ import type { TraceInfo } from './trace.js';
 
 /**
  * The search text is for the store's text file (see search-texts.ts), not to be kept beside the
- * summary. A thread reads it as a string; what reaches the main thread is its record's bytes, a
- * view of the reply's one buffer of texts (see `encodeSearchTexts`).
+ * summary. A thread reads it as a string; what reaches the main thread is the message's records
+ * there (its snippet and search text), a view of the reply's one buffer (see `encodeSearchTexts`).
  */
 export interface ScannedFile<Text = Uint8Array> {
   readonly summary: MessageSummary;

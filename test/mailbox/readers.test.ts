@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log.js';
@@ -402,6 +402,38 @@ test('a store over a MAIL_DIR written by an earlier run indexes it all, with sum
   }
 });
 
+test('the first scan finds folders out of arrival order, and the index lists every message in arrival order', async () => {
+  const mailDir = await tempDir();
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  // ann's messages arrived at 0, 2, 4 s, bob's at 1, 3, 5 s: read folder by folder, they interleave.
+  for (const [box, user] of ['ann', 'bob'].entries()) {
+    const folder = path.join(mailDir, 'x.test', user);
+    await mkdir(folder, { recursive: true });
+    for (const n of [1, 2, 3]) {
+      const file = path.join(folder, String(n));
+      await writeFile(file, `Subject: ${user} ${n}\n\nbody\n`);
+      const at = new Date(start + ((n - 1) * 2 + box) * 1000);
+      await utimes(file, at, at);
+    }
+  }
+  const store = await openStore(mailDir);
+  try {
+    await store.indexed;
+    assert.deepEqual(
+      store.allMessages().map(({ mailbox, number }) => `${mailbox.split('@')[0]} ${number}`),
+      ['ann 1', 'bob 1', 'ann 2', 'bob 2', 'ann 3', 'bob 3'],
+    );
+    // A removal keeps the rest in order.
+    await store.remove({ mailbox: 'ann@x.test', folder: 'INBOX' }, [2]);
+    assert.deepEqual(
+      store.allMessages().map(({ receivedAt }) => (receivedAt.getTime() - start) / 1000),
+      [0, 1, 3, 4, 5],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 test('a watch opened while the first scan runs hears of no stored message as added, only of what comes after', async () => {
   const mailDir = await tempDir();
   for (let box = 0; box < 300; box++) {
@@ -409,7 +441,8 @@ test('a watch opened while the first scan runs hears of no stored message as add
     await mkdir(folder, { recursive: true });
     for (const n of [1, 2, 3]) await writeFile(path.join(folder, String(n)), `Subject: old ${box}/${n}\n\nbody\n`);
   }
-  const store = await openStore(mailDir);
+  // Not openStore: that waits for the first scan, and this watch must begin during it.
+  const store = await MailStore.open(mailDir, quiet);
   const added: string[] = [];
   let late: () => void;
   const lateSeen = new Promise<void>((resolve) => (late = resolve));
@@ -419,8 +452,12 @@ test('a watch opened while the first scan runs hears of no stored message as add
     if (change.message.mailbox === 'late@x.test') late();
   });
   try {
+    assert.equal(watch.complete, false, 'begun while the first scan runs');
     await store.indexed;
     assert.equal(store.allMessages().length, 900);
+    const after = store.watch('all', () => {});
+    assert.deepEqual([after.complete, after.snapshot.length], [true, 900]);
+    after.close();
     // Written once the index is complete: the one message a watcher may hear of.
     await mkdir(path.join(mailDir, 'x.test', 'late'));
     await writeFile(path.join(mailDir, 'x.test', 'late', '1'), 'Subject: new\n\nbody\n');

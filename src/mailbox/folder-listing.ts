@@ -83,6 +83,16 @@ function readNumber(file: string): number | undefined {
   return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
+/** A file's or directory's own status (a link is not followed), with nanoseconds; undefined when it is gone. */
+export function lstatIfThere(file: string): fs.BigIntStats | undefined {
+  try {
+    return fs.lstatSync(file, { bigint: true });
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
 /** Errors that mean "not there (as something we would read)". */
 export function isGone(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

@@ -17,6 +17,7 @@ import { folderComponents, folderName } from './folder-name.js';
 import {
   isGone,
   listFolder,
+  lstatIfThere,
   readSmallFile,
   sequencesFileName,
   uidValidityFileName,
@@ -69,13 +70,8 @@ export class IndexKeeper {
     // Kept for the index's refs (one object per folder): a refresh asks it of every folder in scope.
     let dir = this.dirs.get(ref);
     if (dir === undefined) {
-      const at = ref.mailbox.lastIndexOf('@');
-      dir = path.join(
-        this.mailDir,
-        ref.mailbox.slice(at + 1),
-        ref.mailbox.slice(0, at),
-        ...folderComponents(ref.folder),
-      );
+      const local = ref.mailbox.slice(0, ref.mailbox.lastIndexOf('@'));
+      dir = path.join(this.domainDir(ref.mailbox), local, ...folderComponents(ref.folder));
       this.dirs.set(ref, dir);
     }
     return dir;
@@ -390,18 +386,25 @@ export class IndexKeeper {
     return fresh;
   }
 
-  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part> but those `known`, sorted. */
-  /** MAIL_DIR's domain directories (every real sub-directory but its own dot-directories). */
+  /** MAIL_DIR's domain directories. */
   domainDirs(): string[] {
-    return realSubDirectories(this.mailDir)
-      .filter((domain) => !domain.startsWith('.'))
-      .map((domain) => path.join(this.mailDir, domain));
+    return this.domains().map((domain) => path.join(this.mailDir, domain));
   }
 
+  /** The directory of a mailbox's domain. */
+  domainDir(mailbox: string): string {
+    return path.join(this.mailDir, mailbox.slice(mailbox.lastIndexOf('@') + 1));
+  }
+
+  /** MAIL_DIR's domains: every real sub-directory but its own dot-directories (`.tmp`, `.locks`). */
+  private domains(): string[] {
+    return realSubDirectories(this.mailDir).filter((domain) => !domain.startsWith('.'));
+  }
+
+  /** Every mailbox with a folder under MAIL_DIR/<domain>/<local-part> but those `known`, sorted. */
   private listMailboxes(known: ReadonlySet<string>): string[] {
     const found: string[] = [];
-    for (const domain of realSubDirectories(this.mailDir)) {
-      if (domain.startsWith('.')) continue;
+    for (const domain of this.domains()) {
       for (const local of realSubDirectories(path.join(this.mailDir, domain))) {
         // A known name was checked when it became known (a new mailbox is one among thousands).
         const address = `${local}@${domain}`;
@@ -421,10 +424,7 @@ export class IndexKeeper {
   private mailboxListStamps(): Map<string, Stamp> {
     // MAIL_DIR's is taken before its listing, so a domain made meanwhile changes the next.
     const stamps = new Map([[this.mailDir, this.stampOf(this.mailDir)]]);
-    for (const domain of realSubDirectories(this.mailDir)) {
-      const dir = path.join(this.mailDir, domain);
-      if (!domain.startsWith('.')) stamps.set(dir, this.stampOf(dir));
-    }
+    for (const dir of this.domainDirs()) stamps.set(dir, this.stampOf(dir));
     return stamps;
   }
 
@@ -437,15 +437,6 @@ export class IndexKeeper {
     const stamp = `${statStamp(stat)}/${statStamp(lstatIfThere(path.join(dir, sequencesFileName)))}`;
     this.notifications.stamped(dir, identityOf(stat), stamp);
     return stamp;
-  }
-}
-
-function lstatIfThere(file: string): fs.BigIntStats | undefined {
-  try {
-    return fs.lstatSync(file, { bigint: true });
-  } catch (error) {
-    if (isGone(error)) return undefined;
-    throw error;
   }
 }
 

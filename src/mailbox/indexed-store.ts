@@ -159,8 +159,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     entry.servedSize = result.servedSize;
     // The records first: a summary kept with its records in the file reads its snippet there.
     this.texts.add([{ summary: result.summary, searchText: result.searchText }]);
-    const summary = this.index.setSummary(entry, result.summary);
-    return summary;
+    return this.index.setSummary(entry, result.summary);
   }
 
   textMatcher(values: readonly string[]): TextMatcher {

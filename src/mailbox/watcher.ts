@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.js';
-import { isGone } from './folder-listing.js';
+import { lstatIfThere } from './folder-listing.js';
 import type { IndexKeeper } from './index-keeper.js';
 import type { MessageIndex } from './message-index.js';
 import type { FolderRef } from './reader.js';
@@ -214,7 +214,7 @@ export class ChangeWatcher {
     if (created && scopes === this.syncedScopes && this.index.foldersVersion === this.syncedVersion + 1) {
       this.syncedVersion++;
       if (!this.inScope(created.mailbox)) return;
-      for (const dir of [this.domainDir(created.mailbox), this.keeper.folderDir(created)])
+      for (const dir of [this.keeper.domainDir(created.mailbox), this.keeper.folderDir(created)])
         if (!this.watchers.has(dir)) this.watchDirectory(dir);
       return;
     }
@@ -250,10 +250,6 @@ export class ChangeWatcher {
     for (const dir of [...this.watchers.keys()]) this.unwatch(dir);
   }
 
-  private domainDir(mailbox: string): string {
-    return path.join(this.mailDir, mailbox.slice(mailbox.lastIndexOf('@') + 1));
-  }
-
   private inScope(mailbox: string): boolean {
     return this.scopes.has('all') || this.scopes.has(scopeKey({ mailbox }));
   }
@@ -266,7 +262,7 @@ export class ChangeWatcher {
     const dirs = new Set<string>();
     // Every domain, not only those of known mailboxes: a mailbox made in a new one is noticed too.
     if (this.scopes.has('all')) for (const dir of [this.mailDir, ...this.keeper.domainDirs()]) dirs.add(dir);
-    for (const mailbox of this.index.mailboxes()) if (this.inScope(mailbox)) dirs.add(this.domainDir(mailbox));
+    for (const mailbox of this.index.mailboxes()) if (this.inScope(mailbox)) dirs.add(this.keeper.domainDir(mailbox));
     for (const state of this.index.allFolders())
       if (this.inScope(state.ref.mailbox)) dirs.add(this.keeper.folderDir(state.ref));
     return dirs;
@@ -277,7 +273,7 @@ export class ChangeWatcher {
       // Its identity is taken first: should another directory take its place before the watch
       // begins, the stamps show one that is not the watched one (and once the watched one is
       // moved or removed, it tells so itself).
-      const identity = directoryIdentity(dir);
+      const identity = identityOf(lstatIfThere(dir));
       const base = path.basename(dir);
       const watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
         // The watched directory itself moved or went (a watch follows it, or ends silently).
@@ -375,13 +371,4 @@ function scopeKey(scope: WatchScope): string {
 /** A directory's device and inode, as the keeper's stamps name them; '-' when it is gone. */
 export function identityOf(stat: fs.BigIntStats | undefined): string {
   return stat ? `${stat.dev}.${stat.ino}` : '-';
-}
-
-function directoryIdentity(dir: string): string {
-  try {
-    return identityOf(fs.lstatSync(dir, { bigint: true }));
-  } catch (error) {
-    if (isGone(error)) return '-';
-    throw error;
-  }
 }

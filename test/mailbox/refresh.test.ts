@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { FolderRef } from '../../src/mailbox/reader.js';
 import { MailStore } from '../../src/mailbox/store.js';
 import { tempDir } from '../helpers.js';
@@ -33,68 +33,54 @@ const addWithPython = (dir: string, subject: string, before = '') =>
     dir,
   );
 
-/** A store with mail for ann and bob, watching everything, its folders stamped since their last change. */
-async function watchedStore() {
+/** A store with mail for ann and bob, watching everything, its folders stamped since their last change; closed after the test. */
+async function watchedStore(t: TestContext) {
   const store = await MailStore.open(await tempDir(), quiet);
+  // Closing the store ends its watches too.
+  t.after(() => store.close());
   await store.indexed;
   await deliver(store, [ann.mailbox, bob.mailbox]);
-  const watch = store.watch('all', () => {});
+  store.watch('all', () => {});
   // The first reads the deliveries' notifications and compares; the second finds nothing new.
   await store.refresh();
   await store.refresh();
   const dir = (ref: FolderRef) => path.join(store.mailDir, 'x.test', ref.mailbox.split('@')[0]);
-  return { store, dir, close: () => (watch.close(), store.close()) };
+  return { store, dir };
 }
 
 const subjects = async (store: MailStore, ref: FolderRef) =>
   Promise.all(store.messages(ref).map(async (message) => (await store.summary(message))?.subject));
 
-test('a refresh right after mailbox.MH.add, with every folder watched, has the new message', async () => {
-  const { store, dir, close } = await watchedStore();
-  try {
-    addWithPython(dir(ann), 'from python');
-    await store.refresh();
-    assert.deepEqual(await subjects(store, ann), ['s', 'from python']);
-    assert.deepEqual(await subjects(store, bob), ['s']);
-  } finally {
-    await close();
-  }
+test('a refresh right after mailbox.MH.add, with every folder watched, has the new message', async (t) => {
+  const { store, dir } = await watchedStore(t);
+  addWithPython(dir(ann), 'from python');
+  await store.refresh();
+  assert.deepEqual(await subjects(store, ann), ['s', 'from python']);
+  assert.deepEqual(await subjects(store, bob), ['s']);
 });
 
-test('a refresh of one mailbox right after mailbox.MH.add to it has the new message', async () => {
-  const { store, dir, close } = await watchedStore();
-  try {
-    addWithPython(dir(bob), 'for bob');
-    await store.refresh({ mailbox: bob.mailbox });
-    assert.deepEqual(await subjects(store, bob), ['s', 'for bob']);
-  } finally {
-    await close();
-  }
+test('a refresh of one mailbox right after mailbox.MH.add to it has the new message', async (t) => {
+  const { store, dir } = await watchedStore(t);
+  addWithPython(dir(bob), 'for bob');
+  await store.refresh({ mailbox: bob.mailbox });
+  assert.deepEqual(await subjects(store, bob), ['s', 'for bob']);
 });
 
-test('a mailbox another tool makes while the store watches is in the next refresh', async () => {
-  const { store, dir, close } = await watchedStore();
-  try {
-    const carl = { mailbox: 'carl@x.test', folder: 'INBOX' };
-    addWithPython(dir(carl), 'new mailbox');
-    await store.refresh();
-    assert.deepEqual(await subjects(store, carl), ['new mailbox']);
-  } finally {
-    await close();
-  }
+test('a mailbox another tool makes while the store watches is in the next refresh', async (t) => {
+  const { store, dir } = await watchedStore(t);
+  const carl = { mailbox: 'carl@x.test', folder: 'INBOX' };
+  addWithPython(dir(carl), 'new mailbox');
+  await store.refresh();
+  assert.deepEqual(await subjects(store, carl), ['new mailbox']);
 });
 
-test('a watched folder removed and made again is watched anew: what is added to it later is in the next refresh', async () => {
-  const { store, dir, close } = await watchedStore();
-  try {
-    // The old watch follows the removed directory and hears nothing of the new one at its path.
-    addWithPython(dir(ann), 'again 1', 'shutil.rmtree(sys.argv[1]); ');
-    await store.refresh();
-    assert.deepEqual(await subjects(store, ann), ['again 1']);
-    addWithPython(dir(ann), 'again 2');
-    await store.refresh();
-    assert.deepEqual(await subjects(store, ann), ['again 1', 'again 2']);
-  } finally {
-    await close();
-  }
+test('a watched folder removed and made again is watched anew: what is added to it later is in the next refresh', async (t) => {
+  const { store, dir } = await watchedStore(t);
+  // The old watch follows the removed directory and hears nothing of the new one at its path.
+  addWithPython(dir(ann), 'again 1', 'shutil.rmtree(sys.argv[1]); ');
+  await store.refresh();
+  assert.deepEqual(await subjects(store, ann), ['again 1']);
+  addWithPython(dir(ann), 'again 2');
+  await store.refresh();
+  assert.deepEqual(await subjects(store, ann), ['again 1', 'again 2']);
 });

@@ -41,7 +41,10 @@ export function formatSequences(sequences: Sequences): string {
   let text = '';
   for (const [name, ranges] of sequences) {
     if (ranges.length === 0) continue;
-    text += `${name}: ${ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(' ')}\n`;
+    // Concatenated, not map().join(): in Node 20's V8 that deoptimizes a fresh server's writer once.
+    text += `${name}:`;
+    for (const [a, b] of ranges) text += a === b ? ` ${a}` : ` ${a}-${b}`;
+    text += '\n';
   }
   return text;
 }

@@ -172,8 +172,8 @@ export class MailStore extends IndexedStore {
     envelope: Envelope,
     trace: Trace,
   ): Promise<IndexedMessage[]> {
-    const inboxes = envelope.to.map((recipient) => ({ mailbox: recipient.address, folder: inboxName }));
-    for (const inbox of inboxes) this.keeper.deliveryStarted(inbox);
+    // Over envelope.to itself, not a map() of it: see `parameters` in smtp/path.ts.
+    for (const recipient of envelope.to) this.keeper.deliveryStarted({ mailbox: recipient.address, folder: inboxName });
     try {
       const body = await incoming.finish();
       const bytes = 'file' in body ? { file: body.file } : ownedBytes(body.inMemory, body.size);
@@ -196,7 +196,7 @@ export class MailStore extends IndexedStore {
         });
       });
     } finally {
-      for (const inbox of inboxes) this.keeper.deliveryEnded(inbox);
+      for (const recipient of envelope.to) this.keeper.deliveryEnded({ mailbox: recipient.address, folder: inboxName });
       // Before the reply: once the client hears it, no temp file of this message is left.
       await incoming.discard();
     }

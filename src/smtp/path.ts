@@ -95,13 +95,17 @@ function unquoteLocalPart(address: string): string {
   return at < 0 ? local : `${local}${address.slice(at)}`;
 }
 
-/** `KEY=VALUE` pairs after the address; keys uppercased. */
+/**
+ * `KEY=VALUE` pairs after the address; keys uppercased. A loop, not split/filter/map: in Node 20's
+ * V8 a function that uses what `Array.prototype.map` returned is deoptimized once when optimized
+ * (the array's map differs), and this runs for every MAIL and RCPT of a fresh server.
+ */
 function parameters(text: string): Array<[string, string | undefined]> {
-  return text
-    .split(' ')
-    .filter((word) => word !== '')
-    .map((word) => {
-      const eq = word.indexOf('=');
-      return eq < 0 ? [word.toUpperCase(), undefined] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)];
-    });
+  const pairs: Array<[string, string | undefined]> = [];
+  for (const word of text.split(' ')) {
+    if (word === '') continue;
+    const eq = word.indexOf('=');
+    pairs.push(eq < 0 ? [word.toUpperCase(), undefined] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)]);
+  }
+  return pairs;
 }

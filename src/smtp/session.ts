@@ -485,7 +485,9 @@ export class SmtpSession {
 
   private flush(): void {
     if (this.outgoing.length === 0 || this.mode.kind === 'closed') return;
-    const text = this.outgoing.map(formatReply).join('\r\n') + '\r\n';
+    // Concatenated, not map().join(): see `parameters` in path.ts.
+    let text = '';
+    for (const line of this.outgoing) text += `${formatReply(line)}\r\n`;
     this.outgoing = [];
     const log = this.settings.log;
     if (log.enabled('debug')) log.debug(`SMTP ${this.clientAddress} S: ${text.trimEnd().replace(/\r\n/g, ' | ')}`);

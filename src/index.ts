@@ -6,11 +6,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { Chaos } from './chaos/chaos.js';
 import type { ChaosRule } from './chaos/rule.js';
 import type { Relay } from './http/release.js';
-import type { HttpUser } from './http/server.js';
+import { HttpListener } from './http/listener.js';
+import type { HttpServerOptions, HttpUser } from './http/server.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { MailStore } from './mailbox/store.js';
 import { SmtpServer } from './smtp/server.js';
@@ -120,14 +120,11 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     idleTimeoutMs: options.idleTimeoutMs ?? defaults.idleTimeoutMs,
     gate: chaos.gate,
   });
-  let http: FastifyInstance | undefined;
-  let httpPort: number | undefined;
+  let http: HttpListener | undefined;
   try {
     await smtp.start();
     if (options.httpPort !== undefined) {
-      // Loaded once SMTP listens: Fastify and its plugins take a few hundred ms to load, which the greeting need not wait for.
-      const { createHttpServer, listenHttp } = await import('./http/server.js');
-      http = await createHttpServer({
+      const apiOptions: HttpServerOptions = {
         reader: store,
         messages: messageSource,
         delivery: store,
@@ -139,8 +136,17 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
         corsOrigin: options.corsOrigin,
         log,
         version: packageVersion(),
-      });
-      httpPort = await listenHttp(http, host, options.httpPort, log);
+      };
+      // The port is bound now; the API behind it loads on the first request (see HttpListener).
+      http = await HttpListener.listen(
+        host,
+        options.httpPort,
+        async (shell) => {
+          const { createHttpServer } = await import('./http/server.js');
+          return createHttpServer(apiOptions, shell);
+        },
+        log,
+      );
     }
   } catch (error) {
     // A port in use (or any failure to start) leaves nothing behind.
@@ -157,8 +163,8 @@ export async function startTestMailServer(options: TestMailServerOptions = {}): 
     smtpPort: smtp.port,
     smtpsPort: smtp.smtpsPort,
     smtpUrl: `smtp://${hostPort(host, smtp.port)}`,
-    httpPort,
-    httpUrl: httpPort === undefined ? undefined : `http://${hostPort(host, httpPort)}`,
+    httpPort: http?.port,
+    httpUrl: http && `http://${hostPort(host, http.port)}`,
     mailDir: store.mailDir,
     store,
     chaos,

@@ -6,12 +6,12 @@
  * on DELETE, `//` in paths), basic auth, the Origin check and the error shape.
  */
 import { timingSafeEqual } from 'node:crypto';
+import type * as http from 'node:http';
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chaos } from '../chaos/chaos.js';
 import type { Logger } from '../log.js';
-import { PortInUseError } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
 import { StoreSource } from '../testing/store-source.js';
 import { errorReply, HttpError } from './errors.js';
@@ -69,8 +69,13 @@ export interface HttpContext {
   readonly startedAt: Date;
 }
 
-export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+/**
+ * The API, ready. `shell` (see HttpListener) becomes `app.server` instead of a server of
+ * Fastify's own; without it, `inject()` serves in-memory tests.
+ */
+export async function createHttpServer(options: HttpServerOptions, shell?: http.Server): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(shell ? { serverFactory: () => shell } : {}),
     bodyLimit,
     routerOptions: {
       ignoreDuplicateSlashes: true,
@@ -149,20 +154,6 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     app.get(path, { schema: { hide: true } }, openapi);
   await app.ready();
   return app;
-}
-
-/** Listens and resolves with the bound port; a port in use is a PortInUseError naming `http`. */
-export async function listenHttp(app: FastifyInstance, host: string, port: number, log?: Logger): Promise<number> {
-  try {
-    await app.listen({ host, port });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError('http', host, port);
-    throw error;
-  }
-  const address = app.server.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
-  log?.info(`HTTP listening on ${host}:${bound}`);
-  return bound;
 }
 
 function parseJsonBody(

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --runs N] [--only a,b,...] [--tmp DIR] [--no-wait] [--no-build]`
+ * `npm run bench [-- --runs N] [--only a,b,...] [--tmp DIR] [--no-wait] [--no-build] [--against PATH]`
  *
  * Measures our SMTP server (the built CLI, as a separate process) against Postfix's smtp-sink
  * with Postfix's smtp-source as the load, plus start-up time and peak memory. Each figure is the
@@ -102,7 +102,7 @@ const maxDiskWaitMs = 360_000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cliPath = path.join(repoRoot, 'dist', 'cli.js');
 
-const usage = `Usage: npm run bench -- [--runs N] [--only ID,ID,...] [--tmp DIR] [--no-wait] [--no-build]
+const usage = `Usage: npm run bench -- [--runs N] [--only ID,ID,...] [--tmp DIR] [--no-wait] [--no-build] [--against PATH]
 
   --runs N      measured runs per figure, median reported (default 3)
   --only IDS    run only these cases: ${cases.map((c) => c.id).join(', ')}
@@ -112,6 +112,9 @@ const usage = `Usage: npm run bench -- [--runs N] [--only ID,ID,...] [--tmp DIR]
                 ext4 without a journal for minutes after many files were deleted),
                 report it but don't wait for it to pass (up to ${maxDiskWaitMs / 1000} s in all)
   --no-build    use dist/ as it is, even if src/ is newer
+  --against PATH  also measure this built CLI (another checkout's dist/cli.js) in
+                every run of the throughput cases, taking turns with ours: before
+                and after a change, in one sitting
 `;
 
 function fail(message: string): never {
@@ -119,7 +122,17 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function parseFlags(): { runs: number; only: Set<string> | undefined; tmp: string; wait: boolean; build: boolean } {
+interface Flags {
+  readonly runs: number;
+  readonly only: Set<string> | undefined;
+  readonly tmp: string;
+  readonly wait: boolean;
+  readonly build: boolean;
+  /** A CLI measured beside ours in the throughput cases. */
+  readonly against: string | undefined;
+}
+
+function parseFlags(): Flags {
   let values;
   try {
     ({ values } = parseArgs({
@@ -131,6 +144,7 @@ function parseFlags(): { runs: number; only: Set<string> | undefined; tmp: strin
         tmp: { type: 'string' },
         'no-wait': { type: 'boolean' },
         'no-build': { type: 'boolean' },
+        against: { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -157,7 +171,9 @@ function parseFlags(): { runs: number; only: Set<string> | undefined; tmp: strin
   }
   const tmp = path.resolve(values.tmp ?? os.tmpdir());
   if (!existsSync(tmp) || !statSync(tmp).isDirectory()) fail(`--tmp ${tmp} is not a folder`);
-  return { runs, only, tmp, wait: !values['no-wait'], build: !values['no-build'] };
+  const against = values.against === undefined ? undefined : path.resolve(values.against);
+  if (against !== undefined && !existsSync(against)) fail(`--against ${against} does not exist`);
+  return { runs, only, tmp, wait: !values['no-wait'], build: !values['no-build'], against };
 }
 
 /** Newest modification time of the files under dir (recursively) that pass `keep`. */
@@ -295,6 +311,7 @@ async function main(): Promise<void> {
     runs: flags.runs,
     repoRoot,
     cliPath,
+    againstCliPath: flags.against,
     tools,
     tempRoot,
     progress: (text) => process.stderr.write(`${text}\n`),
@@ -304,7 +321,7 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   const started = performance.now();
   process.stderr.write(
-    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs (load ${os.loadavg()[0].toFixed(1)}), Node ${process.version}, ${tools.source}\n`,
+    `bench: ${selected.length} case(s), median of ${flags.runs} run(s) each; MAIL_DIRs under ${tempRoot}; ${os.cpus().length} CPUs (load ${os.loadavg()[0].toFixed(1)}), Node ${process.version}, ${tools.source}${flags.against ? `; --against ${flags.against}` : ''}\n`,
   );
   const disk = selected.some((c) => c.diskBound) ? new DiskSettler(tempRoot, flags.tmp, flags.wait) : undefined;
   const caseProbes: string[] = [];

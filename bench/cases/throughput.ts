@@ -1,12 +1,13 @@
 /**
  * Throughput against smtp-sink: the same smtp-source load, run against smtp-sink (the ceiling)
  * and against our CLI server, alternating, each run on a fresh process and port; our runs get a
- * fresh MAIL_DIR that is verified file by file afterwards.
+ * fresh MAIL_DIR that is verified file by file afterwards. Our server is measured once it has
+ * finished starting (see `waitUntilSettled`).
  */
 import { mkdtemp } from 'node:fs/promises';
 import * as path from 'node:path';
 import { flushDisks } from '../lib/children.js';
-import { peakRss, runSmtpSource, startOurServer, startSink } from '../lib/servers.js';
+import { peakRss, runSmtpSource, startOurServer, startSink, waitUntilSettled } from '../lib/servers.js';
 import { count, median, mib, rate } from '../lib/stats.js';
 import type { BenchCase, BenchContext, ResultRow } from '../lib/types.js';
 import { verifyMailDir, type ExpectedMail } from '../lib/verify.js';
@@ -79,6 +80,14 @@ export function expectedMail(spec: ThroughputSpec): ExpectedMail {
   return { domain, mailboxes, minBytes: spec.bytes, maxBytes: spec.bytes + 4096 };
 }
 
+/** One CLI's figures over the runs of a case. */
+interface Measured {
+  readonly label: string;
+  readonly cliPath: string;
+  readonly rates: number[];
+  readonly peaks: number[];
+}
+
 export function throughputCase(spec: ThroughputSpec): BenchCase {
   const title = describe(spec);
   return {
@@ -89,8 +98,8 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
       const args = sourceArgs(spec);
       const expected = expectedMail(spec);
       const sinkRates: number[] = [];
-      const ourRates: number[] = [];
-      const peaks: number[] = [];
+      const measured: Measured[] = [{ label: 'ours', cliPath: ctx.cliPath, rates: [], peaks: [] }];
+      if (ctx.againstCliPath) measured.push({ label: 'against', cliPath: ctx.againstCliPath, rates: [], peaks: [] });
       ctx.progress(`${title}: smtp-source ${args.join(' ')} 127.0.0.1:PORT`);
       for (let run = 1; run <= ctx.runs; run++) {
         flushDisks();
@@ -102,33 +111,23 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
           await sink.stop();
         }
         sinkRates.push(spec.messages / sinkSeconds);
-
-        const mailDir = await mkdtemp(path.join(ctx.tempRoot, `case-${spec.id}-run${run}-`));
-        flushDisks();
-        const server = await startOurServer({ cliPath: ctx.cliPath, repoRoot: ctx.repoRoot, mailDir });
-        let ourSeconds: number;
-        let verified;
-        try {
-          ourSeconds = await runSmtpSource(ctx.tools, args, server.port, runTimeoutMs);
-          const peak = peakRss(server.child.pid);
-          if (spec.peakRssTargetBytes !== undefined) {
-            if (peak === undefined) throw new Error(`cannot read VmHWM from /proc/${server.child.pid}/status`);
-            peaks.push(peak);
-          }
-          // smtp-source has had a 250 for every message, so every file must be there now.
-          verified = verifyMailDir(mailDir, expected);
-        } finally {
-          await server.stop();
+        const parts = [`smtp-sink ${rate(spec.messages / sinkSeconds)} (${sinkSeconds.toFixed(2)} s)`];
+        // Taking turns at going first, so that a drift in the machine's speed favours neither.
+        const order = run % 2 === 1 ? measured : [...measured].reverse();
+        for (const server of order) {
+          const { seconds, files, peak } = await measureOurs(ctx, spec, args, expected, server.cliPath, run);
+          server.rates.push(spec.messages / seconds);
+          if (spec.peakRssTargetBytes !== undefined) server.peaks.push(peak);
+          parts.push(
+            `${server.label} ${rate(spec.messages / seconds)} (${seconds.toFixed(2)} s), ${count(files)} files verified` +
+              (spec.peakRssTargetBytes !== undefined ? `, peak RSS ${mib(peak)}` : ''),
+          );
         }
-        ourRates.push(spec.messages / ourSeconds);
-        ctx.progress(
-          `  run ${run}/${ctx.runs}: smtp-sink ${rate(spec.messages / sinkSeconds)} (${sinkSeconds.toFixed(2)} s), ` +
-            `ours ${rate(spec.messages / ourSeconds)} (${ourSeconds.toFixed(2)} s), ${count(verified.files)} files verified` +
-            (peaks.length === run ? `, peak RSS ${mib(peaks[run - 1])}` : ''),
-        );
+        ctx.progress(`  run ${run}/${ctx.runs}: ${parts.join(', ')}`);
       }
       const sinkMedian = median(sinkRates);
-      const ourMedian = median(ourRates);
+      const [ours, against] = measured as [Measured, Measured | undefined];
+      const ourMedian = median(ours.rates);
       const share = (100 * ourMedian) / sinkMedian;
       const rows: ResultRow[] = [
         {
@@ -140,16 +139,56 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
           met: spec.targetShare === undefined ? undefined : share >= spec.targetShare,
         },
       ];
-      if (spec.peakRssTargetBytes !== undefined) {
-        const peakMedian = median(peaks);
+      if (against) {
+        const againstMedian = median(against.rates);
+        const change = 100 * (ourMedian / againstMedian - 1);
         rows.push({
-          name: `    peak RSS of our server during (${spec.id})`,
-          ours: `${mib(peakMedian)} (max ${mib(Math.max(...peaks))})`,
-          target: `< ${mib(spec.peakRssTargetBytes).replace('.0 ', ' ')}`,
-          met: peakMedian < spec.peakRssTargetBytes,
+          name: `    --against in the same runs (ours ${change >= 0 ? '+' : ''}${change.toFixed(1)}%)`,
+          sink: rate(sinkMedian),
+          ours: rate(againstMedian),
+          share: `${((100 * againstMedian) / sinkMedian).toFixed(1)}%`,
+          target: '-',
         });
+      }
+      if (spec.peakRssTargetBytes !== undefined) {
+        for (const server of measured) {
+          const peakMedian = median(server.peaks);
+          const whose = server === ours ? 'our server' : '--against';
+          rows.push({
+            name: `    peak RSS of ${whose} during (${spec.id})`,
+            ours: `${mib(peakMedian)} (max ${mib(Math.max(...server.peaks))})`,
+            target: `< ${mib(spec.peakRssTargetBytes).replace('.0 ', ' ')}`,
+            met: peakMedian < spec.peakRssTargetBytes,
+          });
+        }
       }
       return rows;
     },
   };
+}
+
+/** One run of smtp-source against a fresh CLI server once it has finished starting; checks every file after. */
+async function measureOurs(
+  ctx: BenchContext,
+  spec: ThroughputSpec,
+  args: readonly string[],
+  expected: ExpectedMail,
+  cliPath: string,
+  run: number,
+): Promise<{ seconds: number; files: number; peak: number }> {
+  const mailDir = await mkdtemp(path.join(ctx.tempRoot, `case-${spec.id}-run${run}-`));
+  flushDisks();
+  const server = await startOurServer({ cliPath, repoRoot: ctx.repoRoot, mailDir });
+  try {
+    if ((await waitUntilSettled(server.child)) === undefined)
+      ctx.progress('  (the server was still busy 10 s after its greeting; measuring anyway)');
+    const seconds = await runSmtpSource(ctx.tools, args, server.port, runTimeoutMs);
+    const peak = peakRss(server.child.pid);
+    if (peak === undefined) throw new Error(`cannot read VmHWM from /proc/${server.child.pid}/status`);
+    // smtp-source has had a 250 for every message, so every file must be there now.
+    const verified = verifyMailDir(mailDir, expected);
+    return { seconds, files: verified.files, peak };
+  } finally {
+    await server.stop();
+  }
 }

@@ -1,6 +1,7 @@
 /** Postfix's smtp-sink and smtp-source, and our CLI server, each as a separate process on 127.0.0.1. */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Child, freePort, startChild, stopChild, waitForGreeting } from './children.js';
 
 export interface Tools {
@@ -114,6 +115,40 @@ export function spawnOurServer(spec: OurServerSpawn, port: number): Child {
 
 export function startOurServer(spec: OurServerSpawn): Promise<RunningServer> {
   return startOnFreePort((port) => spawnOurServer(spec, port));
+}
+
+/** CPU time a live process has used so far, all its threads, in clock ticks (1/100 s on Linux). */
+function cpuTicks(pid: number): number {
+  // The fields after the command name, which is in parentheses and may hold spaces: utime, stime are the 14th and 15th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** A settled process uses at most `idleTicks` of CPU over `settleWindowMs`, sampled every `settlePollMs`. */
+const settleWindowMs = 300;
+const settlePollMs = 50;
+const idleTicks = 2;
+
+/**
+ * Waits until our server has finished starting: the greeting is not the end of it, as the CLI
+ * loads its HTTP API after SMTP listens (~0.5 s of CPU, with V8's compiler threads). A throughput
+ * run measures the server started, not its start-up (which has its own case). Resolves to
+ * `performance.now()` when the process went quiet (the start of its first idle window), or to
+ * undefined if it is still busy after `deadlineMs`.
+ */
+export async function waitUntilSettled(child: Child, deadlineMs = 10_000): Promise<number | undefined> {
+  const started = performance.now();
+  const samples = [{ at: started, ticks: cpuTicks(child.pid) }];
+  while (performance.now() - started < deadlineMs) {
+    await sleep(settlePollMs);
+    const now = { at: performance.now(), ticks: cpuTicks(child.pid) };
+    samples.push(now);
+    // The newest sample at least a window old, dropping those before it.
+    while (samples.length > 1 && now.at - samples[1].at >= settleWindowMs) samples.shift();
+    const windowStart = samples[0];
+    if (now.at - windowStart.at >= settleWindowMs && now.ticks - windowStart.ticks <= idleTicks) return windowStart.at;
+  }
+  return undefined;
 }
 
 /** A field of /proc/PID/status in bytes (kB there); undefined where /proc has no such line. */

@@ -7,6 +7,8 @@ export interface BenchContext {
   /** Repository root; the built CLI is `cliPath`. */
   readonly repoRoot: string;
   readonly cliPath: string;
+  /** `--against`: another build's CLI, measured beside ours in each run of the throughput cases. */
+  readonly againstCliPath: string | undefined;
   readonly tools: Tools;
   /**
    * A temp folder removed when the bench ends; cases make their MAIL_DIRs inside it and leave

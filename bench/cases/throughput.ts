@@ -115,7 +115,7 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
         // Taking turns at going first, so that a drift in the machine's speed favours neither.
         const order = run % 2 === 1 ? measured : [...measured].reverse();
         for (const server of order) {
-          const { seconds, files, peak } = await measureOurs(ctx, spec, args, expected, server.cliPath, run);
+          const { seconds, files, peak } = await measureCli(ctx, spec, args, expected, server.cliPath, run);
           server.rates.push(spec.messages / seconds);
           if (spec.peakRssTargetBytes !== undefined) server.peaks.push(peak);
           parts.push(
@@ -167,8 +167,8 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
   };
 }
 
-/** One run of smtp-source against a fresh CLI server once it has finished starting; checks every file after. */
-async function measureOurs(
+/** One run of smtp-source against a fresh server of `cliPath` once it has finished starting; checks every file after. */
+async function measureCli(
   ctx: BenchContext,
   spec: ThroughputSpec,
   args: readonly string[],

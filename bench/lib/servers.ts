@@ -130,9 +130,10 @@ const settlePollMs = 50;
 const idleTicks = 2;
 
 /**
- * Waits until our server has finished starting: the greeting is not the end of it, as the CLI
- * loads its HTTP API after SMTP listens (~0.5 s of CPU, with V8's compiler threads). A throughput
- * run measures the server started, not its start-up (which has its own case). Resolves to
+ * Waits until our server has finished starting: the greeting is not the end of it, as after SMTP
+ * listens the CLI still binds its HTTP port, and its first scan of MAIL_DIR and V8's compiler
+ * threads run (an older build also loaded its HTTP API then: ~0.5 s of CPU). A throughput run
+ * measures the server started, not its start-up (which has its own case). Resolves to
  * `performance.now()` when the process went quiet (the start of its first idle window), or to
  * undefined if it is still busy after `deadlineMs`.
  */

@@ -119,8 +119,9 @@ export function startOurServer(spec: OurServerSpawn): Promise<RunningServer> {
 
 /** CPU time a live process has used so far, all its threads, in clock ticks (1/100 s on Linux). */
 function cpuTicks(pid: number): number {
-  // The fields after the command name, which is in parentheses and may hold spaces: utime, stime are the 14th and 15th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // The fields after the command name, which is in parentheses and may hold spaces or parentheses: utime and stime are the 14th and 15th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
 

@@ -158,7 +158,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
     if (!result || !('summary' in result)) return undefined;
     entry.servedSize = result.servedSize;
     // The records first: a summary kept with its records in the file reads its snippet there.
-    this.texts.add([{ summary: result.summary, searchText: result.searchText }]);
+    this.texts.add([result]);
     return this.index.setSummary(entry, result.summary);
   }
 

@@ -41,7 +41,7 @@ export function formatSequences(sequences: Sequences): string {
   let text = '';
   for (const [name, ranges] of sequences) {
     if (ranges.length === 0) continue;
-    // Concatenated, not map().join(): in Node 20's V8 that deoptimizes a fresh server's writer once.
+    // Concatenated, not map().join(): see bench/README.md, "The CPU".
     text += `${name}:`;
     for (const [a, b] of ranges) text += a === b ? ` ${a}` : ` ${a}-${b}`;
     text += '\n';

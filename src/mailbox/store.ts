@@ -172,7 +172,7 @@ export class MailStore extends IndexedStore {
     envelope: Envelope,
     trace: Trace,
   ): Promise<IndexedMessage[]> {
-    // Over envelope.to itself, not a map() of it: see `parameters` in smtp/path.ts.
+    // Over envelope.to itself, not a map() of it: see bench/README.md, "The CPU".
     for (const recipient of envelope.to) this.keeper.deliveryStarted({ mailbox: recipient.address, folder: inboxName });
     try {
       const body = await incoming.finish();

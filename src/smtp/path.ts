@@ -96,9 +96,8 @@ function unquoteLocalPart(address: string): string {
 }
 
 /**
- * `KEY=VALUE` pairs after the address; keys uppercased. A loop, not split/filter/map: in Node 20's
- * V8 a function that uses what `Array.prototype.map` returned is deoptimized once when optimized
- * (the array's map differs), and this runs for every MAIL and RCPT of a fresh server.
+ * `KEY=VALUE` pairs after the address; keys uppercased. A loop, not filter/map: a caller using
+ * what `map` returned is deoptimized once in Node 20's V8 (see bench/README.md, "The CPU").
  */
 function parameters(text: string): Array<[string, string | undefined]> {
   const pairs: Array<[string, string | undefined]> = [];

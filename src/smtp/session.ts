@@ -485,7 +485,7 @@ export class SmtpSession {
 
   private flush(): void {
     if (this.outgoing.length === 0 || this.mode.kind === 'closed') return;
-    // Concatenated, not map().join(): see `parameters` in path.ts.
+    // Concatenated, not map().join(): see bench/README.md, "The CPU".
     let text = '';
     for (const line of this.outgoing) text += `${formatReply(line)}\r\n`;
     this.outgoing = [];

@@ -33,15 +33,6 @@ export type DeliveryOutcome =
   | { readonly ok: true; readonly copies: ReadonlyArray<{ readonly number: number; readonly size: number }> }
   | { readonly ok: false; readonly message: string; readonly code?: string };
 
-export interface DeliveryReply {
-  readonly outcome: DeliveryOutcome;
-  /**
-   * The request's body, moved back: the delivery thread allocates almost nothing, so its
-   * garbage collector seldom runs, and bodies left to it would pile up in memory.
-   */
-  readonly body: DeliveryRequest['body'];
-}
-
 /** What the delivery thread sends besides replies: a line for the store's log. */
 export interface DeliveryLog {
   readonly level: Parameters<LogLine>[0];

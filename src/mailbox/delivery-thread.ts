@@ -4,18 +4,12 @@
  * a new one (see RequestThread).
  */
 import type { Logger } from '../log.js';
-import {
-  bodyTransfer,
-  type DeliveryLog,
-  type DeliveryOutcome,
-  type DeliveryReply,
-  type DeliveryRequest,
-} from './copy-writer.js';
+import { bodyTransfer, type DeliveryLog, type DeliveryOutcome, type DeliveryRequest } from './copy-writer.js';
 import type { DeliveryWorkerData } from './delivery-worker.js';
 import { RequestThread } from './request-thread.js';
 
 export class DeliveryThread {
-  private readonly thread: RequestThread<DeliveryRequest, DeliveryReply, DeliveryLog>;
+  private readonly thread: RequestThread<DeliveryRequest, DeliveryOutcome, DeliveryLog>;
 
   constructor(data: DeliveryWorkerData, log: Logger) {
     this.thread = new RequestThread({
@@ -29,9 +23,9 @@ export class DeliveryThread {
     this.thread.warmUp();
   }
 
-  async deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
-    // The body is moved, not copied (and comes back with the reply, see DeliveryReply).
-    return (await this.thread.request(request, bodyTransfer(request.body))).outcome;
+  deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
+    // The body is moved, not copied (and moved back to be freed here, see Answer.returned).
+    return this.thread.request(request, bodyTransfer(request.body));
   }
 
   /** Lets the thread close its files and end; call once no delivery is in flight. */

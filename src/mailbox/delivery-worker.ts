@@ -1,6 +1,12 @@
 /** Entry point of the store's delivery thread: a CopyWriter serving the store on the main thread. */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { bodyTransfer, CopyWriter, type DeliveryLog, type DeliveryReply, type DeliveryRequest } from './copy-writer.js';
+import {
+  bodyTransfer,
+  CopyWriter,
+  type DeliveryLog,
+  type DeliveryOutcome,
+  type DeliveryRequest,
+} from './copy-writer.js';
 import { LockToken, type LogLine } from './dot-lock.js';
 import { lockTokenPath, TempNames } from './layout.js';
 import { MailDir } from './mail-dir.js';
@@ -28,12 +34,9 @@ const context = {
 // The thread id keeps our temp names apart from the main thread's and from an earlier delivery thread's.
 const writer = new CopyWriter(mailDir, new TempNames(data.mailDir, data.storeId, `t${threadId}`), context, log);
 
-serveRequests<DeliveryRequest, DeliveryReply>(
+serveRequests<DeliveryRequest, DeliveryOutcome>(
   port,
-  async (request) => ({
-    reply: { outcome: await writer.deliver(request), body: request.body },
-    transfer: bodyTransfer(request.body),
-  }),
+  async (request) => ({ reply: await writer.deliver(request), returned: bodyTransfer(request.body) }),
   // Descriptors belong to the process, not the thread: they must be closed before it ends.
   () => writer.close(),
 );

@@ -85,9 +85,11 @@ function offered(command: Command, session: SmtpSession): boolean {
 
 /** The EHLO keywords, after its greeting line. */
 export function ehloExtensions(session: SmtpSession): string[] {
-  const keywords = [...sessionExtensions];
-  for (const command of commands)
-    if (command.extensions && offered(command, session)) keywords.push(...command.extensions(session));
+  const keywords = sessionExtensions.slice();
+  for (const command of commands) {
+    if (!command.extensions || !offered(command, session)) continue;
+    for (const keyword of command.extensions(session)) keywords.push(keyword);
+  }
   return keywords;
 }
 

@@ -21,8 +21,10 @@ export const reply = {
   closing: (host: string) => entry(221, '2.0.0', `${host} closing connection`),
   ok: entry(250, '2.0.0', 'OK'),
   helo: (host: string, client: string) => entry(250, undefined, `${host} greets ${client}`),
+  // Spelled out, not a spread of helo's: in Node 20's V8 the spread alone took a microsecond.
   ehlo: (host: string, client: string, extensions: readonly string[]): Reply => ({
-    ...reply.helo(host, client),
+    code: 250,
+    text: `${host} greets ${client}`,
     more: extensions,
   }),
   senderOk: entry(250, '2.1.0', 'Sender OK'),
@@ -71,6 +73,8 @@ export type BadSyntax = typeof badSyntax;
 export function formatReply({ code, enhanced, text, more }: Reply): string {
   const first = enhanced === undefined ? text : `${enhanced} ${text}`;
   if (more === undefined || more.length === 0) return `${code} ${first}`;
-  const last = more.length - 1;
-  return [`${code}-${first}`, ...more.map((line, i) => `${code}${i === last ? ' ' : '-'}${line}`)].join('\r\n');
+  // Concatenated, not map().join(): see bench/README.md, "The CPU".
+  let lines = `${code}-${first}`;
+  for (let i = 0; i < more.length; i++) lines += `\r\n${code}${i === more.length - 1 ? ' ' : '-'}${more[i]}`;
+  return lines;
 }

@@ -9,7 +9,8 @@
  * one calls, as in most test suites, does not do this work for every copy it stores.
  */
 import { EventEmitter } from 'node:events';
-import { compareArrival, folderKey, messageRef } from '../mailbox/message-index.js';
+import { FolderMap } from '../mailbox/folder-map.js';
+import { compareArrival, messageRef } from '../mailbox/message-index.js';
 import type { IndexedMessage, MailReader, MessageRef, StoreChange, Watch } from '../mailbox/reader.js';
 import { isRead, itemId, tagsOf, type Item } from './items.js';
 
@@ -46,25 +47,24 @@ const noTags: readonly string[] = Object.freeze([]);
 
 /** Items by the copies they hold: per folder, by number (no key string made for each of 100,000 copies). */
 class ItemsByCopy {
-  private readonly folders = new Map<string, Map<number, KeptItem>>();
+  private folders = new FolderMap<Map<number, KeptItem>>();
 
   get(ref: MessageRef): KeptItem | undefined {
-    return this.folders.get(folderKey(ref))?.get(ref.number);
+    return this.folders.get(ref)?.get(ref.number);
   }
 
   set(ref: MessageRef, item: KeptItem): void {
-    const key = folderKey(ref);
-    let numbers = this.folders.get(key);
-    if (!numbers) this.folders.set(key, (numbers = new Map<number, KeptItem>()));
+    let numbers = this.folders.get(ref);
+    if (!numbers) this.folders.set(ref, (numbers = new Map<number, KeptItem>()));
     numbers.set(ref.number, item);
   }
 
   delete(ref: MessageRef): void {
-    this.folders.get(folderKey(ref))?.delete(ref.number);
+    this.folders.get(ref)?.delete(ref.number);
   }
 
   clear(): void {
-    this.folders.clear();
+    this.folders = new FolderMap();
   }
 }
 

@@ -23,7 +23,8 @@ import {
   uidValidityFileName,
   type FolderListing,
 } from './folder-listing.js';
-import { folderKey, type FolderState, type MessageIndex } from './message-index.js';
+import { FolderMap } from './folder-map.js';
+import type { FolderState, MessageIndex } from './message-index.js';
 import { inboxName, type FolderRef, type StoreChange } from './reader.js';
 import type { ScanPool, ScanResult } from './scan.js';
 import type { SearchTexts } from './search-texts.js';
@@ -45,12 +46,12 @@ const scanConcurrency = 8;
 export class IndexKeeper {
   /** What the watcher's notifications vouch for: the directories a refresh need not stamp. */
   readonly notifications = new Notifications();
-  private readonly stamps = new Map<string, Stamp>();
+  private readonly stamps = new FolderMap<Stamp>();
   private readonly dirs = new WeakMap<FolderRef, string>();
   /** Per folder: the comparison running now, and whether another was asked for meanwhile. */
-  private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly running = new FolderMap<{ again: boolean; done: Promise<void> }>();
   /** Own deliveries in flight, per folder. */
-  private readonly inFlight = new Map<string, number>();
+  private readonly inFlight = new FolderMap<number>();
   /** The stamps of MAIL_DIR and of each domain directory when the mailboxes were last listed. */
   private listStamps = new Map<string, Stamp>();
   private firstScan: Promise<void> = Promise.resolve();
@@ -79,15 +80,13 @@ export class IndexKeeper {
 
   /** Own deliveries to a folder start / end: meanwhile its new numbers are not another writer's. */
   deliveryStarted(ref: FolderRef): void {
-    const key = folderKey(ref);
-    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    this.inFlight.set(ref, (this.inFlight.get(ref) ?? 0) + 1);
   }
 
   deliveryEnded(ref: FolderRef): void {
-    const key = folderKey(ref);
-    const left = (this.inFlight.get(key) ?? 1) - 1;
-    if (left > 0) this.inFlight.set(key, left);
-    else this.inFlight.delete(key);
+    const left = (this.inFlight.get(ref) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(ref, left);
+    else this.inFlight.delete(ref);
   }
 
   /** The first scan: every folder of every mailbox, into the index, without change events. */
@@ -128,8 +127,8 @@ export class IndexKeeper {
     const folders = scope.mailbox === undefined ? this.index.allFolders() : this.index.foldersOf(scope.mailbox);
     // A comparison under way (the watcher's) has taken the new stamp but may not have added what it
     // found yet: it is waited for, and runs once more, so that a refresh misses nothing done before it.
-    const stale = (ref: FolderRef, key = folderKey(ref)) =>
-      this.running.has(key) || this.changed(this.folderDir(ref), this.stamps.get(key), unnoticed);
+    const stale = (ref: FolderRef) =>
+      this.running.has(ref) || this.changed(this.folderDir(ref), this.stamps.get(ref), unnoticed);
     const comparing = folders.filter((state) => stale(state.ref)).map((state) => this.compare(state.ref, false));
     if (unnoticed && unnoticed.length > 0) void this.checkNotified(unnoticed);
     await Promise.all(comparing);
@@ -169,8 +168,7 @@ export class IndexKeeper {
    */
   compare(ref: FolderRef, initial: boolean): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const key = folderKey(ref);
-    const current = this.running.get(key);
+    const current = this.running.get(ref);
     if (current) {
       current.again = true;
       return current.done;
@@ -185,10 +183,10 @@ export class IndexKeeper {
       } catch (error) {
         if (!this.closed) this.log.error(`Reading ${this.folderDir(ref)} failed: ${(error as Error).message}`);
       } finally {
-        this.running.delete(key);
+        this.running.delete(ref);
       }
     })();
-    this.running.set(key, entry);
+    this.running.set(ref, entry);
     return entry.done;
   }
 
@@ -209,7 +207,7 @@ export class IndexKeeper {
       if (state) this.dropFolder(state, true);
       return;
     }
-    this.stamps.set(folderKey(ref), stamp);
+    this.stamps.set(ref, stamp);
     let change: 'created' | 'recreated' = 'created';
     let previousUidValidity = this.index.pastUidValidity(ref);
     if (state && listing.uidValidity !== state.uidValidity) {
@@ -241,7 +239,7 @@ export class IndexKeeper {
 
   /** Files the index does not hold yet: read and summarized on the scan threads, then added. */
   private async addFound(state: FolderState, listing: FolderListing, dir: string, initial: boolean): Promise<void> {
-    const delivering = this.inFlight.has(folderKey(state.ref));
+    const delivering = this.inFlight.has(state.ref);
     const found = listing.numbers.filter((n) => !state.messages.has(n) && !(delivering && n > state.highWater));
     if (found.length === 0) return;
     // A number the folder held before: another tool reused it (Python's mailbox.MH.add takes the
@@ -331,7 +329,7 @@ export class IndexKeeper {
         known === state || (prefix === '' ? known.ref.folder !== inboxName : known.ref.folder.startsWith(prefix));
       if (!inside) continue;
       const numbers = this.index.removeFolder(known.ref);
-      this.stamps.delete(folderKey(known.ref));
+      this.stamps.delete(known.ref);
       if (!removed) continue;
       if (numbers.length > 0) this.emit({ kind: 'expunged', folder: known.ref, numbers, external: true });
       this.emit({ kind: 'folder', folder: known.ref, change: 'removed', external: true });

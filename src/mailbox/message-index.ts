@@ -3,6 +3,7 @@
  * transaction, and in arrival order. It knows nothing of the disk: the store tells it what
  * changed (its own writes, and what it finds other processes did) and readers read it.
  */
+import { FolderMap } from './folder-map.js';
 import { SummaryKeeper, type SnippetReader } from './kept-summary.js';
 import { rangesOf, unionRanges, type Ranges } from './sequences.js';
 import { SharedValues } from './shared-values.js';
@@ -114,9 +115,8 @@ function compareText(a: string, b: string): number {
 }
 
 export class MessageIndex {
-  private readonly folderStates = new Map<string, FolderState>();
+  private readonly folderStates = new FolderMap<FolderState>();
   private folderChanges = 0;
-  private readonly byMailbox = new Map<string, Map<string, FolderState>>();
   /**
    * Every entry, in arrival order once `sortedOrder` has run. New mail goes at the end; an entry
    * that arrived earlier (the first scan reads folder after folder) only marks the order unsorted,
@@ -127,7 +127,7 @@ export class MessageIndex {
   /** The copies of each SMTP transaction (they share one envelope object); most have one, kept as itself. */
   private readonly transactions = new Map<string, Entry | Entry[]>();
   /** The UIDVALIDITY of folders no longer there: one made again under the name gets a greater one. */
-  private readonly pastUidValidities = new Map<string, number>();
+  private readonly pastUidValidities = new FolderMap<number>();
   private readonly summaries: SummaryKeeper;
   /** Flag lists (most messages have none, or only \\Seen) and envelopes, one object for each that recurs. */
   private readonly flagLists = new SharedValues<Flag[]>(1000);
@@ -139,16 +139,16 @@ export class MessageIndex {
   }
 
   mailboxes(): string[] {
-    return [...this.byMailbox.keys()].sort();
+    return [...this.folderStates.mailboxes()].sort();
   }
 
   folder(ref: FolderRef): FolderState | undefined {
-    return this.folderStates.get(folderKey(ref));
+    return this.folderStates.get(ref);
   }
 
   /** The mailbox's folders, INBOX first, then by name. */
   foldersOf(mailbox: string): FolderState[] {
-    const folders = [...(this.byMailbox.get(mailbox)?.values() ?? [])];
+    const folders = [...this.folderStates.valuesOf(mailbox)];
     return folders.sort((a, b) =>
       a.ref.folder === 'INBOX' ? -1 : b.ref.folder === 'INBOX' ? 1 : compareText(a.ref.folder, b.ref.folder),
     );
@@ -165,8 +165,7 @@ export class MessageIndex {
 
   /** Adds a folder (empty), or returns the one there. */
   addFolder(ref: FolderRef, uidValidity: number, highWater: number): FolderState {
-    const key = folderKey(ref);
-    const existing = this.folderStates.get(key);
+    const existing = this.folderStates.get(ref);
     if (existing) return existing;
     const state: FolderState = {
       ref: { mailbox: ref.mailbox, folder: ref.folder },
@@ -176,11 +175,8 @@ export class MessageIndex {
       sorted: undefined,
       removed: [],
     };
-    this.folderStates.set(key, state);
+    this.folderStates.set(ref, state);
     this.folderChanges++;
-    let folders = this.byMailbox.get(ref.mailbox);
-    if (!folders) this.byMailbox.set(ref.mailbox, (folders = new Map<string, FolderState>()));
-    folders.set(ref.folder, state);
     return state;
   }
 
@@ -189,18 +185,15 @@ export class MessageIndex {
     const state = this.folder(ref);
     if (!state) return [];
     const numbers = this.remove(state, [...state.messages.keys()]).map((entry) => entry.number);
-    this.folderStates.delete(folderKey(ref));
+    this.folderStates.delete(ref);
     this.folderChanges++;
-    this.pastUidValidities.set(folderKey(ref), state.uidValidity);
-    const folders = this.byMailbox.get(ref.mailbox)!;
-    folders.delete(ref.folder);
-    if (folders.size === 0) this.byMailbox.delete(ref.mailbox);
+    this.pastUidValidities.set(ref, state.uidValidity);
     return numbers;
   }
 
   /** The UIDVALIDITY a folder of this name last had in this process (0 if none). */
   pastUidValidity(ref: FolderRef): number {
-    return this.pastUidValidities.get(folderKey(ref)) ?? 0;
+    return this.pastUidValidities.get(ref) ?? 0;
   }
 
   message(ref: MessageRef): Entry | undefined {

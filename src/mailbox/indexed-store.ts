@@ -66,6 +66,8 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
 
   protected constructor(protected readonly disk: StoreDisk) {
     super();
+    // One listener per watching reader (a waiter, an IMAP session, a WebSocket): many is no leak.
+    this.setMaxListeners(0);
     this.texts = new SearchTexts({
       createTemp: () => disk.createSearchTextFile(),
       forEachLive: (visit) => {

@@ -94,8 +94,10 @@ test('without a relay, releasing is refused with a clear error', async (t) => {
   assert.equal(webui.MessageRelay.Enabled, false);
 });
 
-test('a relay that refuses the recipient, or is not there, is a 502 naming it', async (t) => {
-  const { relay, server } = await withRelay(t);
+test('a relay that refuses the recipient, or is not there, is a 502 naming it, and logged', async (t) => {
+  const log: string[] = [];
+  const logWriter = (line: string) => void log.push(line);
+  const { relay, server } = await withRelay(t, { logWriter });
   const id = await send(server, { to: 'ann@example.test', subject: 'x' });
   relay.chaos.add({ on: 'rcpt', reply: { code: 550, text: '5.1.1 no such user' } });
   const refused = await apiJson(server, 'POST', `/api/v1/message/${id}/release`, { To: ['carl@example.test'] });
@@ -109,13 +111,22 @@ test('a relay that refuses the recipient, or is not there, is a 502 naming it', 
       },
     ],
   );
-  const nowhere = await startHttp(t, { smtpRelay: `smtp://127.0.0.1:${await freePort()}` });
+  const nowhere = await startHttp(t, { smtpRelay: `smtp://127.0.0.1:${await freePort()}`, logWriter });
   const other = await send(nowhere, { to: 'ann@example.test', subject: 'x' });
   const down = await apiJson(nowhere, 'POST', `/api/v1/message/${other}/release`, { To: ['carl@example.test'] });
   assert.equal(down.status, 502);
   assert.match(
     ((await down.json()) as { Error: string }).Error,
     /cannot connect to 127\.0\.0\.1:\d+: connection refused/,
+  );
+  assert.deepEqual(
+    log.map((line) =>
+      /ERROR HTTP POST \/api\/v1\/message\/(\w+)\/release: .*(refused RCPT|connection refused)/.exec(line)?.slice(1),
+    ),
+    [
+      [id, 'refused RCPT'],
+      [other, 'connection refused'],
+    ],
   );
 });
 

@@ -101,6 +101,8 @@ function unquoteLocalPart(address: string): string {
  */
 function parameters(text: string): Array<[string, string | undefined]> {
   const pairs: Array<[string, string | undefined]> = [];
+  // Most paths have none: no split for them.
+  if (text === '') return pairs;
   for (const word of text.split(' ')) {
     if (word === '') continue;
     const eq = word.indexOf('=');

@@ -35,7 +35,7 @@ export class FolderMap<V> {
 
   /** The values of one mailbox's folders. */
   valuesOf(mailbox: string): IterableIterator<V> {
-    return (this.byMailbox.get(mailbox) ?? new Map<string, V>()).values();
+    return this.byMailbox.get(mailbox)?.values() ?? ([] as V[]).values();
   }
 
   *values(): IterableIterator<V> {

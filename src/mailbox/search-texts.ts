@@ -99,13 +99,13 @@ class RecordTable {
  * between threads in one piece, and is written in one piece).
  */
 export function encodeSearchTexts(texts: readonly MessageTexts[]): { buffer: ArrayBuffer; records: Uint8Array[] } {
-  const joined = texts.map(({ snippet, text }) => snippet + separator + text + separator);
-  const lengths = joined.map((record) => Buffer.byteLength(record));
+  const recordTexts = texts.map(({ snippet, text }) => snippet + separator + text + separator);
+  const lengths = recordTexts.map((record) => Buffer.byteLength(record));
   // A buffer of its own, which can be moved (Buffer.from(string) may take a slice of a shared pool).
   const buffer = new ArrayBuffer(lengths.reduce((sum, length) => sum + length, 0));
   const bytes = Buffer.from(buffer);
   let start = 0;
-  const records = joined.map((record, i) => {
+  const records = recordTexts.map((record, i) => {
     bytes.write(record, start);
     start += lengths[i];
     return new Uint8Array(buffer, start - lengths[i], lengths[i]);

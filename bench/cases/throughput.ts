@@ -142,8 +142,10 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
       if (against) {
         const againstMedian = median(against.rates);
         const change = 100 * (ourMedian / againstMedian - 1);
+        // Each of our runs over the --against run beside it: less swayed by the machine's drift between runs.
+        const runByRun = 100 * median(ours.rates.map((r, i) => r / against.rates[i] - 1));
         rows.push({
-          name: `    --against in the same runs (ours ${change >= 0 ? '+' : ''}${change.toFixed(1)}%)`,
+          name: `    --against in the same runs (ours ${signed(change)}%, run by run ${signed(runByRun)}%)`,
           sink: rate(sinkMedian),
           ours: rate(againstMedian),
           share: `${((100 * againstMedian) / sinkMedian).toFixed(1)}%`,
@@ -191,4 +193,8 @@ async function measureCli(
   } finally {
     await server.stop();
   }
+}
+
+function signed(percent: number): string {
+  return `${percent >= 0 ? '+' : ''}${percent.toFixed(1)}`;
 }

@@ -2,7 +2,8 @@
  * Throughput against smtp-sink: the same smtp-source load, run against smtp-sink (the ceiling)
  * and against our CLI server, alternating, each run on a fresh process and port; our runs get a
  * fresh MAIL_DIR that is verified file by file afterwards. Our server is measured once it has
- * finished starting (see `waitUntilSettled`).
+ * finished starting (see `waitUntilSettled`). With `--against`, both builds' servers run side by
+ * side and the load goes to them in slices, taking turns (see `measureInTurns`).
  */
 import { mkdtemp } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -49,13 +50,13 @@ export function describe(spec: ThroughputSpec): string {
   return `(${spec.id}) ${parts.join(', ')}`;
 }
 
-/** The smtp-source arguments, without the server address. */
-export function sourceArgs(spec: ThroughputSpec): string[] {
+/** The smtp-source arguments for `messages` of the case's messages, without the server address. */
+export function sourceArgs(spec: ThroughputSpec, messages = spec.messages): string[] {
   return [
     '-s',
     String(spec.sessions),
     '-m',
-    String(spec.messages),
+    String(messages),
     '-l',
     String(spec.bytes),
     '-r',
@@ -114,15 +115,16 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
         const parts = [`smtp-sink ${rate(spec.messages / sinkSeconds)} (${sinkSeconds.toFixed(2)} s)`];
         // Taking turns at going first, so that a drift in the machine's speed favours neither.
         const order = run % 2 === 1 ? measured : [...measured].reverse();
-        for (const server of order) {
-          const { seconds, files, peak } = await measureCli(ctx, spec, args, expected, server.cliPath, run);
+        const results = await measureInTurns(ctx, spec, expected, order, run);
+        order.forEach((server, i) => {
+          const { seconds, files, peak } = results[i];
           server.rates.push(spec.messages / seconds);
           if (spec.peakRssTargetBytes !== undefined) server.peaks.push(peak);
           parts.push(
             `${server.label} ${rate(spec.messages / seconds)} (${seconds.toFixed(2)} s), ${count(files)} files verified` +
               (spec.peakRssTargetBytes !== undefined ? `, peak RSS ${mib(peak)}` : ''),
           );
-        }
+        });
         ctx.progress(`  run ${run}/${ctx.runs}: ${parts.join(', ')}`);
       }
       const sinkMedian = median(sinkRates);
@@ -169,29 +171,59 @@ export function throughputCase(spec: ThroughputSpec): BenchCase {
   };
 }
 
-/** One run of smtp-source against a fresh server of `cliPath` once it has finished starting; checks every file after. */
-async function measureCli(
+/**
+ * Side by side, each build's server gets this many slices of the load per run, in turns (ABBA):
+ * this VM's speed can halve and recover within seconds, and slices a second or two apart see
+ * much the same machine where whole runs ten seconds apart often do not.
+ */
+const slicesSideBySide = 4;
+
+/**
+ * One run of the case against a fresh server of each CLI, started together and measured once
+ * finished starting: one server takes the whole load in one smtp-source run; several take it in
+ * slices, in turns, each slice sent once every server is quiet again (so that no server's
+ * after-work, such as V8 finishing its compiles, lands in another's slice). Each server's time is
+ * the sum of its slices. Every file is checked afterwards.
+ */
+async function measureInTurns(
   ctx: BenchContext,
   spec: ThroughputSpec,
-  args: readonly string[],
   expected: ExpectedMail,
-  cliPath: string,
+  servers: readonly Measured[],
   run: number,
-): Promise<{ seconds: number; files: number; peak: number }> {
-  const mailDir = await mkdtemp(path.join(ctx.tempRoot, `case-${spec.id}-run${run}-`));
+): Promise<Array<{ seconds: number; files: number; peak: number }>> {
+  const slices = servers.length > 1 ? slicesSideBySide : 1;
+  if (spec.messages % slices !== 0)
+    throw new Error(`(${spec.id}): ${spec.messages} messages do not split into ${slices} slices`);
+  const args = sourceArgs(spec, spec.messages / slices);
+  const mailDirs = await Promise.all(servers.map(() => mkdtemp(path.join(ctx.tempRoot, `case-${spec.id}-run${run}-`))));
   flushDisks();
-  const server = await startOurServer({ cliPath, repoRoot: ctx.repoRoot, mailDir });
+  const started = await Promise.allSettled(
+    servers.map((server, i) =>
+      startOurServer({ cliPath: server.cliPath, repoRoot: ctx.repoRoot, mailDir: mailDirs[i] }),
+    ),
+  );
+  const running = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   try {
-    if ((await waitUntilSettled(server.child)) === undefined)
-      ctx.progress('  (the server was still busy 10 s after its greeting; measuring anyway)');
-    const seconds = await runSmtpSource(ctx.tools, args, server.port, runTimeoutMs);
-    const peak = peakRss(server.child.pid);
-    if (peak === undefined) throw new Error(`cannot read VmHWM from /proc/${server.child.pid}/status`);
-    // smtp-source has had a 250 for every message, so every file must be there now.
-    const verified = verifyMailDir(mailDir, expected);
-    return { seconds, files: verified.files, peak };
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const seconds = servers.map(() => 0);
+    for (let slice = 0; slice < slices; slice++) {
+      const turn = slice % 2 === 0 ? running.map((_, i) => i) : running.map((_, i) => running.length - 1 - i);
+      for (const i of turn) {
+        const quiet = await Promise.all(running.map((server) => waitUntilSettled(server.child)));
+        if (quiet.includes(undefined)) ctx.progress('  (a server was still busy after 10 s; measuring anyway)');
+        seconds[i] += await runSmtpSource(ctx.tools, args, running[i].port, runTimeoutMs);
+      }
+    }
+    return running.map((server, i) => {
+      const peak = peakRss(server.child.pid);
+      if (peak === undefined) throw new Error(`cannot read VmHWM from /proc/${server.child.pid}/status`);
+      // smtp-source has had a 250 for every message, so every file must be there now.
+      return { seconds: seconds[i], files: verifyMailDir(mailDirs[i], expected).files, peak };
+    });
   } finally {
-    await server.stop();
+    await Promise.all(running.map((server) => server.stop()));
   }
 }
 

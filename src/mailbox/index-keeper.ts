@@ -50,7 +50,11 @@ export class IndexKeeper {
   private readonly dirs = new WeakMap<FolderRef, string>();
   /** Per folder: the comparison running now, and whether another was asked for meanwhile. */
   private readonly running = new FolderMap<{ again: boolean; done: Promise<void> }>();
-  /** Own deliveries in flight, per folder. */
+  /**
+   * Own deliveries in flight, per folder. A folder's count stays at 0 between deliveries rather
+   * than leaving the map: a mailbox that gets one message at a time would otherwise cost a Map
+   * made and dropped per copy.
+   */
   private readonly inFlight = new FolderMap<number>();
   /** The stamps of MAIL_DIR and of each domain directory when the mailboxes were last listed. */
   private listStamps = new Map<string, Stamp>();
@@ -84,9 +88,7 @@ export class IndexKeeper {
   }
 
   deliveryEnded(ref: FolderRef): void {
-    const left = (this.inFlight.get(ref) ?? 1) - 1;
-    if (left > 0) this.inFlight.set(ref, left);
-    else this.inFlight.delete(ref);
+    this.inFlight.set(ref, (this.inFlight.get(ref) ?? 1) - 1);
   }
 
   /** The first scan: every folder of every mailbox, into the index, without change events. */
@@ -239,7 +241,7 @@ export class IndexKeeper {
 
   /** Files the index does not hold yet: read and summarized on the scan threads, then added. */
   private async addFound(state: FolderState, listing: FolderListing, dir: string, initial: boolean): Promise<void> {
-    const delivering = this.inFlight.has(state.ref);
+    const delivering = (this.inFlight.get(state.ref) ?? 0) > 0;
     const found = listing.numbers.filter((n) => !state.messages.has(n) && !(delivering && n > state.highWater));
     if (found.length === 0) return;
     // A number the folder held before: another tool reused it (Python's mailbox.MH.add takes the

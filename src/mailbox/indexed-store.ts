@@ -381,8 +381,7 @@ export class IndexedStore extends EventEmitter<StoreEvents> implements MailReade
   // ---- for MailStore ----
 
   /** The INBOX of a mailbox a delivery goes to: known to the index from now on. */
-  protected inboxForDelivery(mailbox: string): FolderState {
-    const ref = { mailbox, folder: inboxName };
+  protected inboxForDelivery(ref: FolderRef): FolderState {
     const known = this.index.folder(ref);
     if (known) return known;
     const state = this.keeper.addNewFolder(ref);

@@ -91,6 +91,9 @@ class SocketConnection implements Connection {
 
   end(conversationOver: boolean): void {
     const socket = this.socket;
+    // Everything written is with the kernel, which sends it before its FIN: closing now saves the
+    // shutdown call and a turn of the event loop per connection. TLS ends with its close_notify.
+    if (conversationOver && !this.secure && socket.writableLength === 0) return void socket.destroy();
     socket.end();
     if (conversationOver) socket.once('finish', () => socket.destroy());
     // A client that never reads its last reply must not hold the socket open.

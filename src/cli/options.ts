@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { chaosHelp, chaosOptionHelp, chaosRulesFromOptions } from '../chaos/cli.js';
 import { ChaosRuleError, type ChaosRule } from '../chaos/rule.js';
 import { cliDefaults, defaults } from '../defaults.js';
-import { parseRelayUrl } from '../http/release.js';
+import { parseRelayUrl } from '../http/relay-url.js';
 import type { HttpUser } from '../http/server.js';
-import type { TestMailServerOptions } from '../index.js';
+import type { TestMailServerOptions } from '../test-mail-server.js';
 import { parseLogLevel, type LogLevel } from '../log.js';
 import { unknownOptionText } from './suggest.js';
 

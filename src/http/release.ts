@@ -7,13 +7,13 @@
  * never a server.
  */
 import { compilePattern } from '../chaos/rule.js';
-import { codedError } from '../errors.js';
 import { mailParameters, SmtpClient, SmtpConnectionError, type SmtpReply } from '../sendmail/client.js';
 import { hostPort } from '../listen.js';
 import type { MailReader } from '../mailbox/reader.js';
 import { withoutDeliveryLines } from '../mailbox/trace.js';
 import { HttpError, notFound, relayNotEnabled } from './errors.js';
 import { findItem } from './items.js';
+import { parseRelayUrl } from './relay-url.js';
 import { bareAddress } from './send.js';
 
 export interface RelaySettings {
@@ -108,23 +108,6 @@ export async function releaseItem(
   const raw = await reader.read(first, { crlf: true });
   if (raw === undefined) throw notFound();
   await relay.release(raw, first.envelope.from, to);
-}
-
-/** `smtp://host[:port]`; anything else is a TypeError naming what is expected. */
-export function parseRelayUrl(url: string): { host: string; port: number } {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed?.protocol !== 'smtp:' || parsed.hostname === '' || parsed.pathname.replace(/^\/$/, '') !== '')
-    throw codedError(
-      TypeError,
-      'TMS_INVALID_ARGUMENT',
-      `The SMTP relay must be written smtp://host:port, not ${JSON.stringify(url)}`,
-    );
-  return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: parsed.port === '' ? 25 : Number(parsed.port) };
 }
 
 function expect(reply: SmtpReply, codes: number | readonly number[], what: string): SmtpReply {

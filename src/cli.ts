@@ -5,7 +5,7 @@
  * Everything else lives in the library.
  */
 import { helpText, parseCommandLine, program, UsageError, type CommandLine } from './cli/options.js';
-import type { TestMailServerOptions } from './index.js';
+import type { TestMailServerOptions } from './test-mail-server.js';
 import { createLogger } from './log.js';
 import type { ServerThreadReport, StopRequest } from './server-worker.js';
 import { packageVersion } from './version.js';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeFailure as describe } from './cli/failures.js';
-import { startTestMailServer, type TestMailServerOptions } from './index.js';
+import { startTestMailServer, type TestMailServerOptions } from './test-mail-server.js';
 
 /** What the server thread tells the CLI: why it failed (then it ends). */
 export interface ServerThreadReport {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestMailServer } from '../../src/index.js';
@@ -57,7 +57,12 @@ describe('examples/ (README "Use it in tests")', { concurrency: true }, () => {
   test('the package is built, so the examples can import test-mail-server by name', () => {
     const built = path.join(repoRoot, 'dist', 'index.js');
     assert.ok(existsSync(built), 'dist/ is missing: run `npm run build` (npm install does it through `prepare`)');
-    assert.match(readFileSync(built, 'utf8'), /waitForMessage/, 'dist/ is older than src/: run `npm run build`');
+    const newestSource = Math.max(
+      ...readdirSync(path.join(repoRoot, 'src'), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => statSync(path.join(repoRoot, 'src', file)).mtimeMs),
+    );
+    assert.ok(statSync(built).mtimeMs >= newestSource, 'dist/ is older than src/: run `npm run build`');
   });
 
   test('the "Use it in tests" docs show every example file as it is', () => {

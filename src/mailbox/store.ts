@@ -172,7 +172,7 @@ export class MailStore extends IndexedStore {
     envelope: Envelope,
     trace: Trace,
   ): Promise<IndexedMessage[]> {
-    // One ref per recipient for the keeper's counts, made once (see bench/README.md, "The CPU").
+    // One INBOX ref per recipient, which the keeper's counts and the index both take.
     const inboxes: FolderRef[] = [];
     for (const recipient of envelope.to) inboxes.push({ mailbox: recipient.address, folder: inboxName });
     for (const inbox of inboxes) this.keeper.deliveryStarted(inbox);

@@ -47,7 +47,7 @@ const noTags: readonly string[] = Object.freeze([]);
 
 /** Items by the copies they hold: per folder, by number (no key string made for each of 100,000 copies). */
 class ItemsByCopy {
-  private folders = new FolderMap<Map<number, KeptItem>>();
+  private readonly folders = new FolderMap<Map<number, KeptItem>>();
 
   get(ref: MessageRef): KeptItem | undefined {
     return this.folders.get(ref)?.get(ref.number);
@@ -64,7 +64,7 @@ class ItemsByCopy {
   }
 
   clear(): void {
-    this.folders = new FolderMap();
+    this.folders.clear();
   }
 }
 

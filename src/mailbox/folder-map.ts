@@ -28,6 +28,10 @@ export class FolderMap<V> {
     if (folders.size === 0) this.byMailbox.delete(ref.mailbox);
   }
 
+  clear(): void {
+    this.byMailbox.clear();
+  }
+
   /** The mailboxes with at least one value. */
   mailboxes(): IterableIterator<string> {
     return this.byMailbox.keys();

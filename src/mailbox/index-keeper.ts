@@ -263,7 +263,11 @@ export class IndexKeeper {
         });
       },
     );
-    if (fresh) setTimeout(() => void this.compare(state.ref, false), stillForMs).unref();
+    if (!fresh) return;
+    // Its stamp no longer vouches for the folder: a refresh before the timer compares it again
+    // (the file may have been finished, or dated back, without the directory changing).
+    this.stamps.delete(state.ref);
+    setTimeout(() => void this.compare(state.ref, false), stillForMs).unref();
   }
 
   private addScanned(

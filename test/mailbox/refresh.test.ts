@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { utimes } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { FolderRef } from '../../src/mailbox/reader.js';
@@ -88,17 +88,14 @@ test('a watched folder removed and made again is watched anew: what is added to 
 
 test('a file a refresh found still being written is read by the next refresh once it is done, though its folder did not change', async (t) => {
   const { store, dir } = await watchedStore(t);
-  // Dated just ahead, as a writer at work leaves it: the store waits for it to be still.
-  pythonNow(
-    'import mailbox,os,sys,time; m=mailbox.MH(sys.argv[1]); k=m.add(b"Subject: late\\n\\nx\\n"); ' +
-      'os.utime(os.path.join(sys.argv[1], str(k)), (time.time() + 0.9,) * 2)',
-    dir(ann),
-  );
+  pythonNow('import mailbox,sys; mailbox.MH(sys.argv[1]).add(b"Subject: late\\n\\nx\\n")', dir(ann));
+  // The clock stands at the instant it was written: to the store, a writer may still be at work.
+  const { mtimeMs } = await stat(path.join(dir(ann), '2'));
+  const clock = t.mock.method(Date, 'now', () => mtimeMs);
   await store.refresh();
   assert.deepEqual(await subjects(store, ann), ['s'], 'not read while it may still be being written');
-  // Done now (dated back, as `touch -d` or `cp -p` would): the directory stays as it was.
-  const hourAgo = new Date(Date.now() - 3_600_000);
-  await utimes(path.join(dir(ann), '2'), hourAgo, hourAgo);
+  // A second on, the file is done; its directory is as the first refresh saw it.
+  clock.mock.mockImplementation(() => mtimeMs + 1000);
   await store.refresh();
   assert.deepEqual(await subjects(store, ann), ['s', 'late']);
 });

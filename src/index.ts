@@ -1,7 +1,6 @@
 /**
- * The library face: one options object in, a running server handle out. The defaults suit
- * tests (free ports, a temp MAIL_DIR removed on close); the CLI passes its own defaults.
- * Never touches process signals or process.exit.
+ * The library face: everything the package exports. Starting a server (its options and
+ * defaults) is test-mail-server.ts.
  */
 export { startTestMailServer, type TestMailServer, type TestMailServerOptions } from './test-mail-server.js';
 export { defaults } from './defaults.js';

@@ -208,9 +208,9 @@ async function measureInTurns(
     const failed = started.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
     const seconds = servers.map(() => 0);
+    const inOrder = running.map((_, i) => i);
     for (let slice = 0; slice < slices; slice++) {
-      const turn = slice % 2 === 0 ? running.map((_, i) => i) : running.map((_, i) => running.length - 1 - i);
-      for (const i of turn) {
+      for (const i of slice % 2 === 0 ? inOrder : [...inOrder].reverse()) {
         const quiet = await Promise.all(running.map((server) => waitUntilSettled(server.child)));
         if (quiet.includes(undefined)) ctx.progress('  (a server was still busy after 10 s; measuring anyway)');
         seconds[i] += await runSmtpSource(ctx.tools, args, running[i].port, runTimeoutMs);

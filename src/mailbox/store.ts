@@ -173,8 +173,7 @@ export class MailStore extends IndexedStore {
     trace: Trace,
   ): Promise<IndexedMessage[]> {
     // One INBOX ref per recipient, which the keeper's counts and the index both take.
-    const inboxes: FolderRef[] = [];
-    for (const recipient of envelope.to) inboxes.push({ mailbox: recipient.address, folder: inboxName });
+    const inboxes: FolderRef[] = envelope.to.map((recipient) => ({ mailbox: recipient.address, folder: inboxName }));
     for (const inbox of inboxes) this.keeper.deliveryStarted(inbox);
     try {
       const body = await incoming.finish();
